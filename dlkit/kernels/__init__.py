@@ -1,0 +1,139 @@
+"""Configuration of dlkit's Numba kernels: threading layer, on-disk cache location, dtypes.
+
+The kernels themselves live one module per family of operations (``dlkit.kernels.conv``,
+``dlkit.kernels.pooling``, ...). Each is a plain Numba function that takes only arrays and
+integers, compiled lazily with ``cache=True`` the first time it meets a dtype (float32 or
+float64), so a fresh process loads machine code from disk instead of compiling again
+(``python -m dlkit.kernels.warmup`` fills that cache for every kernel and both dtypes).
+
+Importing this package, before any Numba thread starts, settles three things:
+
+* **Threading layer.** Numba's default OpenMP pool spins while it waits, and so does
+  OpenBLAS: on a 2-core machine the two pools steal each other's cores and a 1 ms
+  convolution can take 10 ms. Unless ``NUMBA_THREADING_LAYER`` is already set, dlkit selects
+  Numba's ``workqueue`` layer, whose idle threads sleep.
+* **Cache directory.** Numba writes its cache beside the source (``__pycache__``), then in
+  the user's cache directory. When neither is writable (a read-only install in a sandbox
+  with no home directory) Numba would refuse to define the kernels at all; dlkit then sets
+  ``NUMBA_CACHE_DIR`` to a writable directory (``$XDG_CACHE_HOME/dlkit/numba``,
+  ``~/.cache/dlkit/numba`` or a per-user folder in the temporary directory).
+  An explicit ``NUMBA_CACHE_DIR`` is always respected.
+* **Dtypes.** :func:`float_dtype` and :func:`as_float` pick float32 when every input is
+  float32 and float64 otherwise, so float32 in means float32 out.
+
+``NUMBA_DISABLE_JIT=1`` turns every kernel back into the Python function it is written as:
+slow, but steppable in a debugger and checked by the same tests.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_THREADING_LAYER = "workqueue"
+IMPLEMENTATIONS = ("fast", "reference")
+
+
+def is_writable_dir(path: str | os.PathLike) -> bool:
+    """Return True when ``path`` exists (or can be created) and a file can be written in it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def fallback_cache_dir() -> Path | None:
+    """Return the first writable directory for Numba's cache outside the package, or None."""
+    candidates = []
+    if os.environ.get("XDG_CACHE_HOME"):
+        candidates.append(Path(os.environ["XDG_CACHE_HOME"]) / "dlkit" / "numba")
+    candidates.append(Path.home() / ".cache" / "dlkit" / "numba")
+    user = str(os.getuid()) if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    candidates.append(Path(tempfile.gettempdir()) / f"dlkit-numba-{user}")
+    return next((path for path in candidates if is_writable_dir(path)), None)
+
+
+def choose_cache_dir(package_dir: str | os.PathLike = PACKAGE_DIR) -> Path | None:
+    """Return the directory to force as ``NUMBA_CACHE_DIR``, or None to keep Numba's default.
+
+    None when the user already set ``NUMBA_CACHE_DIR`` or when the package's own
+    ``__pycache__`` is writable (the normal case for a checkout or an editable install).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return None
+    if is_writable_dir(Path(package_dir) / "__pycache__"):
+        return None
+    return fallback_cache_dir()
+
+
+def _configure_numba_environment() -> None:
+    """Set the threading layer and cache directory through the environment Numba reads."""
+    os.environ.setdefault("NUMBA_THREADING_LAYER", DEFAULT_THREADING_LAYER)
+    cache_dir = choose_cache_dir()
+    if cache_dir is not None:
+        os.environ["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if "numba" in sys.modules:  # imported before dlkit: make it read the environment again
+        from numba.core import config
+
+        config.reload_config()
+
+
+_configure_numba_environment()
+
+import numba  # noqa: E402  (must follow the environment set-up above)
+
+
+def jit(function):
+    """Compile ``function`` lazily with Numba: nopython, ``cache=True``, GIL released.
+
+    Signatures are not given, so a kernel is compiled (or loaded from the cache) once per
+    dtype the first time it is called with it.
+    """
+    return numba.njit(cache=True, nogil=True)(function)
+
+
+def jit_enabled() -> bool:
+    """Return False when ``NUMBA_DISABLE_JIT`` makes kernels run as plain Python."""
+    return not numba.config.DISABLE_JIT
+
+
+def float_dtype(*arrays) -> np.dtype:
+    """Return float32 when every array is float32, float64 otherwise (ints, mixed, float16).
+
+    >>> float_dtype(np.zeros(2, np.float32), np.ones(3, np.float32))
+    dtype('float32')
+    >>> float_dtype(np.zeros(2, np.float32), np.ones(3))
+    dtype('float64')
+    """
+    if arrays and all(np.asarray(a).dtype == np.float32 for a in arrays):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def as_float(array, dtype) -> np.ndarray:
+    """Return ``array`` as a C-contiguous array of ``dtype``, copying only when needed."""
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_implementation(implementation: str) -> str:
+    """Return ``implementation`` if it is "fast" or "reference", else raise ``ValueError``."""
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f'implementation must be "fast" or "reference", got {implementation!r}')
+    return implementation
+
+
+def configuration() -> dict:
+    """Return what the kernels run with: JIT on/off, threading layer, cache dir, BLAS."""
+    return {
+        "jit": jit_enabled(),
+        "numba": numba.__version__,
+        "threading_layer_requested": numba.config.THREADING_LAYER,
+        "cache_dir": numba.config.CACHE_DIR or str(PACKAGE_DIR / "__pycache__"),
+    }
