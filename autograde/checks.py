@@ -1,0 +1,864 @@
+"""Checks for notebook test cells: staged comparisons whose failures tell a student what is wrong.
+
+A test cell calls the student's function and compares the result with an expected one. The
+comparison goes in stages and stops at the first problem, because that is the one to fix first:
+type (array, number, tuple, dict, ...), then structure (tuple length, dict keys, recursing with a
+path such as ``output[1]["dW2"]``), then shape, then NaN and inf, then the values (first wrong
+entry, expected vs. got, max abs and rel error, how many entries are wrong), and a hint when the
+wrong result matches a known mistake (see ``autograde.mistakes``).
+
+>>> import numpy as np
+>>> expected = np.array([[0.5], [0.7311], [0.8808]])
+>>> assert_close(expected.copy(), expected, name="sigmoid(z)")
+>>> assert_close(1 - expected, expected, name="sigmoid(z)")
+Traceback (most recent call last):
+...
+AssertionError: sigmoid(z) differs at index (1, 0): expected 0.7311, got 0.2689 (2 of 3 entries wrong; max abs error 0.7616, max rel error 0.8647). Hint: the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped.
+>>> assert_close({"dw": expected.T, "db": 0.5}, {"dw": expected, "db": 0.5}, name="grads")
+Traceback (most recent call last):
+...
+AssertionError: grads["dw"] has shape (1, 3) but expected (3, 1). Hint: it is the transpose of the expected array: remove (or add) a .T, or swap the factors of the matrix product.
+
+The checks accept any callables: real functions in the student's kernel, or the grader's proxies
+that run the student's function elsewhere. Under ``redacted()`` (the grader's hidden tests) the
+messages keep the kind of problem, the index, the shapes and the hint, and drop expected values.
+
+Choices worth knowing:
+
+- Tuples and lists are interchangeable (both unpack the same way); dict keys must match exactly.
+- A number is expected -> a Python number, a NumPy scalar or a 0-d array is accepted. An array of
+  size 1 such as ``np.array([[0.69]])`` is accepted too when its value is right (it behaves like the
+  number in what follows); pass ``strict_scalars=True`` to require a true scalar.
+- Integer arrays are accepted where floats are expected when the values match (0/1 predictions);
+  when they do not, the message says the values may have been truncated to integers.
+- Float32 results (or float32 expected values) get tolerances widened to float32 round-off, so a
+  correct answer never fails because of the precision it was computed in.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import inspect
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autograde import mistakes
+from autograde.errors import StudentError
+
+__all__ = [
+    "assert_close",
+    "assert_equal",
+    "compare_to_reference",
+    "check_backward",
+    "passed",
+    "hint_for",
+    "redacted",
+    "is_redacted",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Redaction: a context variable, so nested ``with redacted():`` blocks and threads do not clash.
+
+_REDACTED: contextvars.ContextVar[bool] = contextvars.ContextVar("autograde_checks_redacted", default=False)
+
+
+@contextlib.contextmanager
+def redacted() -> Iterator[None]:
+    """Within this block, failure messages show no expected values or reference numbers.
+
+    They keep the kind of problem, the index of the first wrong entry, the shapes and the hint.
+
+    >>> with redacted():
+    ...     assert_close(np.array([1.0, 5.0]), np.array([1.0, 2.0]), name="y")
+    Traceback (most recent call last):
+    ...
+    AssertionError: y differs at index 1: got 5 (1 of 2 entries wrong).
+    """
+    token = _REDACTED.set(True)
+    try:
+        yield
+    finally:
+        _REDACTED.reset(token)
+
+
+def is_redacted() -> bool:
+    """Return True inside a ``redacted()`` block."""
+    return _REDACTED.get()
+
+
+def hint_for(got, expected, context: Mapping | None = None) -> str | None:
+    """Return the known-mistake hint for a wrong ``got`` (see ``autograde.mistakes.hint_for``).
+
+    >>> hint_for(-np.ones(3), np.ones(3))
+    'the sign is flipped: check the minus sign of the cost, dZ = A - Y (not Y - A), and W - learning_rate * dW.'
+    """
+    return mistakes.hint_for(got, expected, context, reveal=not is_redacted())
+
+
+# ---------------------------------------------------------------------------------------------
+# Describing values in a student's terms.
+
+def _is_number(value) -> bool:
+    """True for Python and NumPy numbers (not bools) and 0-d numeric arrays."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+
+
+def _describe(value) -> str:
+    """A short phrase for what ``value`` is: 'an ndarray of shape (3, 1)', 'a list of 2 items'."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of shape {value.shape}" if value.ndim else f"a 0-d ndarray of dtype {value.dtype}"
+    if isinstance(value, (bool, np.bool_)):
+        return f"a bool ({bool(value)})"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
+    if isinstance(value, Mapping):
+        return f"a dict with keys {_keys(value)}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _keys(keys) -> str:
+    """'dW1', 'db1' listed for a message."""
+    return ", ".join(repr(key) for key in keys) or "(none)"
+
+
+def _index(index: tuple) -> str:
+    """An array index as a student would type it: '2' for 1-D, '(2, 0)' otherwise."""
+    index = tuple(int(i) for i in index)
+    return str(index[0]) if len(index) == 1 else str(index)
+
+
+def _number(x) -> str:
+    """A number with 4 significant digits."""
+    return f"{x:.4g}"
+
+
+def _pair(expected, got) -> tuple[str, str]:
+    """Two numbers with just enough digits that they do not print the same."""
+    for digits in (4, 6, 9, 12, 17):
+        a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
+def _short_repr(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# The staged comparison. Each method returns the failure message or None; the public functions
+# raise, so a student's traceback shows a single frame of this module.
+
+@dataclass(frozen=True)
+class _Comparer:
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    exact: bool = False
+    context: Mapping = field(default_factory=dict)
+    strict_scalars: bool = False
+    allow_extra_keys: bool = False
+
+    def compare(self, got, expected, path: str) -> str | None:
+        """The first problem of ``got`` against ``expected``, as a message starting with ``path``."""
+        if got is None and expected is not None:
+            return f"{path} is None: did you forget a return statement?"
+        if isinstance(expected, Mapping):
+            return self._mapping(got, expected, path)
+        if isinstance(expected, (tuple, list)):
+            return self._sequence(got, expected, path)
+        if _is_number(expected):
+            return self._number(got, expected, path)
+        if isinstance(expected, np.ndarray):
+            return self._array(got, expected, path)
+        return self._other(got, expected, path)
+
+    def hint(self, got, expected) -> str:
+        text = mistakes.hint_for(got, expected, self.context, reveal=not is_redacted())
+        return f" Hint: {text}" if text else ""
+
+    # structure -------------------------------------------------------------------------------
+    def _mapping(self, got, expected: Mapping, path: str) -> str | None:
+        if not isinstance(got, Mapping):
+            return f"{path} is {_describe(got)} but expected a dict with keys {_keys(expected)}."
+        missing = [key for key in expected if key not in got]
+        extra = [] if self.allow_extra_keys else [key for key in got if key not in expected]
+        if missing or extra:
+            return f"{path} {_key_problem(missing, extra)}."
+        for key, value in expected.items():
+            child = f'{path}["{key}"]' if isinstance(key, str) else f"{path}[{key!r}]"
+            message = self.compare(got[key], value, child)
+            if message:
+                return message
+        return None
+
+    def _sequence(self, got, expected: Sequence, path: str) -> str | None:
+        fields = getattr(expected, "_fields", None)
+        kind = f"a {type(expected).__name__}" if fields else f"a {'tuple' if isinstance(expected, tuple) else 'list'}"
+        if not isinstance(got, (tuple, list)):
+            return f"{path} is {_describe(got)} but expected {kind} of {len(expected)} items."
+        if len(got) != len(expected):
+            named = f" ({', '.join(fields)})" if fields else ""
+            return f"{path} has {len(got)} items but expected {len(expected)}{named}."
+        for i, (g, x) in enumerate(zip(got, expected)):
+            child = f"{path}.{fields[i]}" if fields else f"{path}[{i}]"
+            message = self.compare(g, x, child)
+            if message:
+                return message
+        return None
+
+    # numbers ---------------------------------------------------------------------------------
+    def _number(self, got, expected, path: str) -> str | None:
+        if isinstance(got, (bool, np.bool_)):
+            return f"{path} is a bool ({bool(got)}) but expected a number."
+        if isinstance(got, np.ndarray) and got.ndim > 0:
+            if got.size != 1:
+                return f"{path} is an ndarray of shape {got.shape} but expected a number.{self.hint(got, expected)}"
+            if self.strict_scalars:
+                return f"{path} is an ndarray of shape {got.shape} but expected a number: use np.squeeze or float(...)."
+            got = got.reshape(())
+        elif not _is_number(got) and not (isinstance(got, np.ndarray) and got.dtype.kind == "b"):
+            return f"{path} is {_describe(got)} but expected a number."
+        if self.exact and _is_integral(expected) and not _is_integral(got):
+            return f"{path} is a float ({got}) but expected an integer: use int(...) or integer division //."
+        return self._values(np.asarray(got), np.asarray(expected), path)
+
+    # arrays ----------------------------------------------------------------------------------
+    def _array(self, got, expected: np.ndarray, path: str) -> str | None:
+        message = self.array_form(got, expected, path)
+        if message:
+            return message
+        if expected.dtype.kind not in "biuf" or got.dtype.kind not in "biuf":
+            return None if np.array_equal(got, expected) else self._values(got, expected, path)
+        return self._non_finite(got, expected, path) or self._values(got, expected, path)
+
+    def array_form(self, got, expected: np.ndarray, path: str) -> str | None:
+        """Type, dtype and shape of an array result (no values)."""
+        if not isinstance(got, np.ndarray):
+            if isinstance(got, (tuple, list)):
+                return f"{path} is {_describe(got)} but expected an ndarray of shape {expected.shape}: convert it with np.array(...)."
+            if _is_number(got) or isinstance(got, np.generic):
+                return f"{path} is a single number but expected an ndarray of shape {expected.shape}.{self.hint(got, expected)}"
+            return f"{path} is {_describe(got)} but expected an ndarray of shape {expected.shape}."
+        if expected.dtype.kind in "biuf" and got.dtype.kind not in "biuf":
+            return f"{path} has dtype {got.dtype} but expected numbers (dtype {expected.dtype})."
+        if got.shape != expected.shape:
+            return f"{path} has shape {got.shape} but expected {expected.shape}.{self.hint(got, expected)}"
+        return None
+
+    def _non_finite(self, got: np.ndarray, expected: np.ndarray, path: str) -> str | None:
+        if got.dtype.kind != "f":
+            return None
+        for test, what in ((np.isnan, "NaN"), (np.isinf, "inf")):
+            bad = test(got) & np.isfinite(expected)
+            if bad.any():
+                flat = np.flatnonzero(bad)
+                where = f" at index {_index(np.unravel_index(flat[0], got.shape))}" if got.ndim else ""
+                count = f" ({flat.size} of {got.size} entries)" if got.ndim else ""
+                return f"{path} contains {what}{where}{count} where a number is expected.{self.hint(got, expected)}"
+        return None
+
+    def _values(self, got: np.ndarray, expected: np.ndarray, path: str) -> str | None:
+        wrong = self._wrong_entries(got, expected)
+        if not wrong.any():
+            return None
+        flat = np.flatnonzero(wrong)
+        first = np.unravel_index(flat[0], got.shape)
+        shown_got, shown_expected = got[first], expected[first]
+        if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
+            return self._mismatch(shown_got.item(), shown_expected.item(), path, first if got.ndim else None)
+        text = _value_text(got.astype(np.float64), expected.astype(np.float64), wrong, first, path)
+        if expected.dtype.kind == "f" and got.dtype.kind in "biu" and not self.exact:
+            return f"{text} Hint: {path} has integer dtype {got.dtype} but floats are expected: were the values truncated (an integer np.zeros, or //)?"
+        small = _small_difference_note(got, expected, self) if not self.exact else ""
+        return f"{text}{small}{self.hint(got, expected)}"
+
+    def _wrong_entries(self, got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Boolean mask of the entries that differ (beyond tolerance unless ``exact``)."""
+        if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
+            return np.asarray(got != expected)
+        g, e = got.astype(np.float64), expected.astype(np.float64)
+        both_nan = np.isnan(g) & np.isnan(e)
+        if self.exact:
+            return (g != e) & ~both_nan
+        rtol, atol = _tolerances(self.rtol, self.atol, got, expected)
+        with np.errstate(all="ignore"):
+            return ~np.isclose(g, e, rtol=rtol, atol=atol, equal_nan=True)
+
+    # other values ----------------------------------------------------------------------------
+    def _other(self, got, expected, path: str) -> str | None:
+        """Strings, bools, None and other objects: exact equality, with the type checked first."""
+        if isinstance(expected, (bool, np.bool_)):
+            if not isinstance(got, (bool, np.bool_)) and not (isinstance(got, np.ndarray) and got.shape == () and got.dtype.kind == "b"):
+                return f"{path} is {_describe(got)} but expected a bool (True or False)."
+            return None if bool(got) == bool(expected) else self._mismatch(bool(got), bool(expected), path)
+        if isinstance(expected, str) and not isinstance(got, str):
+            return f"{path} is {_describe(got)} but expected a str."
+        if expected is None:
+            return None if got is None else f"{path} is {_describe(got)} but expected None."
+        try:
+            equal = bool(got == expected)
+        except Exception:  # an object whose == does not give one bool
+            equal = False
+        return None if equal else self._mismatch(got, expected, path)
+
+    def _mismatch(self, got, expected, path: str, index=None) -> str:
+        where = f" at index {_index(index)}" if index is not None else ""
+        if is_redacted():
+            return f"{path} is wrong{where}: got {_short_repr(got)}."
+        return f"{path} is wrong{where}: expected {_short_repr(expected)}, got {_short_repr(got)}."
+
+
+def _is_integral(value) -> bool:
+    return isinstance(value, (int, np.integer)) or (isinstance(value, np.ndarray) and value.dtype.kind in "iub")
+
+
+def _key_problem(missing: list, extra: list) -> str:
+    """'is missing the key 'db'' / 'has unexpected keys ...', with a case-sensitivity hint."""
+    parts = []
+    if missing:
+        parts.append(f"is missing the key{'s' if len(missing) > 1 else ''} {_keys(missing)}")
+    if extra:
+        parts.append(f"has the unexpected key{'s' if len(extra) > 1 else ''} {_keys(extra)}")
+    text = " and ".join(parts)
+    near = [(x, m) for x in extra for m in missing if isinstance(x, str) and isinstance(m, str) and x.lower() == m.lower()]
+    if near:
+        text += f". Hint: keys are case-sensitive: {near[0][0]!r} is not {near[0][1]!r}"
+    return text
+
+
+def _tolerances(rtol: float, atol: float, got: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
+    """Tolerances widened to the round-off of the least precise float involved, scaled to the data.
+
+    A float32 result carries relative errors near 1e-7 per operation, and a sum of a thousand
+    terms can reach 1e-4; entries that cancel to near 0 carry errors relative to the array's scale.
+    """
+    eps = max(np.finfo(a.dtype).eps if a.dtype.kind == "f" else np.finfo(np.float64).eps for a in (got, expected))
+    finite = np.abs(expected[np.isfinite(expected)]) if expected.dtype.kind == "f" else np.abs(expected)
+    scale = float(finite.max()) if finite.size else 0.0
+    if eps > np.finfo(np.float64).eps:
+        rtol = max(rtol, 1000 * eps)
+    return rtol, max(atol, 64 * eps * scale)
+
+
+def _value_text(got: np.ndarray, expected: np.ndarray, wrong: np.ndarray, first: tuple, path: str) -> str:
+    """'y differs at index (2, 0): expected 0.88, got 0.12 (1 of 3 entries wrong; max abs ...).'"""
+    with np.errstate(all="ignore"):
+        error = np.abs(got - expected)
+        relative = error[expected != 0] / np.abs(expected[expected != 0])
+    max_abs = float(np.nanmax(error)) if error.size else 0.0
+    max_rel = f", max rel error {_number(float(np.nanmax(relative)))}" if relative.size and not np.all(np.isnan(relative)) else ""
+    x, g = _pair(float(expected[first]), float(got[first]))
+    if got.ndim == 0:
+        if is_redacted():
+            return f"{path} is {g}, which is not the expected value."
+        return f"{path} is {g} but expected {x} (abs error {_number(max_abs)}{max_rel.replace('max rel', 'rel')})."
+    count = f"{int(wrong.sum())} of {wrong.size} entries wrong"
+    if is_redacted():
+        return f"{path} differs at index {_index(first)}: got {g} ({count})."
+    return f"{path} differs at index {_index(first)}: expected {x}, got {g} ({count}; max abs error {_number(max_abs)}{max_rel})."
+
+
+def _small_difference_note(got: np.ndarray, expected: np.ndarray, comparer: _Comparer) -> str:
+    """A sentence when every difference is tiny: the result is nearly right, a small term is off."""
+    g, e = got.astype(np.float64), expected.astype(np.float64)
+    with np.errstate(all="ignore"):
+        error = np.abs(g - e)
+        limit = 1e-3 * np.maximum(np.abs(e), np.abs(e).max(initial=0.0) * 1e-3)
+        if not np.all(np.isfinite(error)) or np.any(error > limit):
+            return ""
+    return (f" The differences are small but beyond the tolerance (rtol={comparer.rtol:g}, atol={comparer.atol:g}): "
+            f"look for a small term left out or added (an epsilon, a regularization term) or a float32 conversion.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Public checks on values.
+
+def assert_close(got, expected, *, name: str, rtol: float = 1e-6, atol: float = 1e-9,
+                 context: Mapping | None = None, strict_scalars: bool = False,
+                 allow_extra_keys: bool = False) -> None:
+    """Raise ``AssertionError`` unless ``got`` matches ``expected`` to tolerance, in stages.
+
+    Parameters
+    ----------
+    got : object
+        The student's result: an ndarray, a number, or tuples/lists/dicts of them.
+    expected : object
+        The expected result, of the same form.
+    name : str
+        What the result is called in the message, e.g. ``"sigmoid(z)"`` or ``"grads"``.
+    rtol, atol : float
+        Tolerances per entry, ``|got - expected| <= atol + rtol * |expected|``; widened
+        automatically for float32 round-off.
+    context : Mapping, optional
+        Facts for the known-mistake hints, e.g. ``{"m": 5}`` (see ``autograde.mistakes``).
+    strict_scalars : bool, default False
+        Reject a size-1 array where a number is expected (accepted by default when it matches).
+    allow_extra_keys : bool, default False
+        Accept dict results holding more keys than expected.
+
+    Examples
+    --------
+    >>> assert_close(np.float32(0.6931472), 0.6931471805599453, name="cost")
+    >>> assert_close(np.array([[0.6931]]), 0.6931, name="cost")
+    >>> assert_close(np.array([[0.6931]]), 0.6931, name="cost", strict_scalars=True)
+    Traceback (most recent call last):
+    ...
+    AssertionError: cost is an ndarray of shape (1, 1) but expected a number: use np.squeeze or float(...).
+    >>> assert_close(np.array([2.5, 1.0]) * 4, np.array([2.5, 1.0]), name="dw", context={"m": 4})
+    Traceback (most recent call last):
+    ...
+    AssertionError: dw differs at index 0: expected 2.5, got 10 (2 of 2 entries wrong; max abs error 7.5, max rel error 3). Hint: the result is m = 4 times too large: did you divide by m?
+    """
+    comparer = _Comparer(rtol, atol, False, context or {}, strict_scalars, allow_extra_keys)
+    message = comparer.compare(got, expected, name)
+    if message:
+        raise AssertionError(message)
+
+
+def assert_equal(got, expected, *, name: str, allow_extra_keys: bool = False) -> None:
+    """Raise ``AssertionError`` unless ``got`` equals ``expected`` exactly (ints, str, bools, arrays).
+
+    An integer is expected -> a Python or NumPy integer is accepted, a float is not (even 3.0).
+
+    Examples
+    --------
+    >>> assert_equal((2, 4, 1), (2, 4, 1), name="layer_sizes(X, Y)")
+    >>> assert_equal((2, 4.0, 1), (2, 4, 1), name="layer_sizes(X, Y)")
+    Traceback (most recent call last):
+    ...
+    AssertionError: layer_sizes(X, Y)[1] is a float (4.0) but expected an integer: use int(...) or integer division //.
+    >>> assert_equal("relu", "sigmoid", name="activation")
+    Traceback (most recent call last):
+    ...
+    AssertionError: activation is wrong: expected 'sigmoid', got 'relu'.
+    """
+    comparer = _Comparer(0.0, 0.0, True, {}, False, allow_extra_keys)
+    message = comparer.compare(got, expected, name)
+    if message:
+        raise AssertionError(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling student functions.
+
+def _function_name(fn: Callable) -> str:
+    """The name a student knows the function by."""
+    fn = getattr(fn, "func", fn)  # functools.partial
+    name = getattr(fn, "__name__", None) or getattr(fn, "name", None)
+    return name if isinstance(name, str) else "the function"
+
+
+def _parameter_names(fn: Callable) -> list[str] | None:
+    """Names of ``fn``'s parameters in order, or None when they cannot be read."""
+    try:
+        return list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_not_implemented(exc: BaseException) -> bool:
+    return isinstance(exc, NotImplementedError) or (isinstance(exc, StudentError) and exc.is_a("NotImplementedError"))
+
+
+def _call_student(fn: Callable, args: tuple, kwargs: dict, where: str, fname: str):
+    """Call ``fn``; if it raises, let the student's exception through with a note naming the case."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        if _is_not_implemented(exc):
+            exc.add_note(f"{fname} is not implemented yet: this exercise is still a stub. "
+                         f"Replace `raise NotImplementedError()` with your code and run its cell again.")
+        exc.add_note(f"(raised by your code while checking {where})")
+        raise
+
+
+def _copy(value):
+    """A deep copy of test inputs: arrays copied, containers rebuilt, other objects deep-copied."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    if isinstance(value, tuple):
+        items = [_copy(item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # an opaque object that cannot be copied: pass it as it is
+        return value
+
+
+def _unpack_case(case) -> tuple[tuple, dict]:
+    """A case is a tuple of positional arguments or ``{"args": (...), "kwargs": {...}}``."""
+    if isinstance(case, Mapping):
+        unknown = set(case) - {"args", "kwargs"}
+        if unknown:
+            raise ValueError(f"a case dict holds only 'args' and 'kwargs', got also {sorted(unknown)}")
+        return tuple(case.get("args", ())), dict(case.get("kwargs", {}))
+    if isinstance(case, (tuple, list)):
+        return tuple(case), {}
+    raise ValueError(f"a case must be a tuple of arguments or a dict with 'args'/'kwargs', got {type(case).__name__}")
+
+
+def _describe_input(name: str, value) -> str:
+    """'X of shape (2, 3)', 'learning_rate = 0.01', 'parameters with W1 (4, 2), b1 (4, 1)'."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return f"{name} of shape {value.shape}"
+    if isinstance(value, (bool, np.bool_, int, np.integer, str)) and len(repr(value)) <= 30:
+        return f"{name} = {value!r}" if not isinstance(value, np.generic) else f"{name} = {value.item()!r}"
+    if _is_number(value):
+        return f"{name} (a number)" if is_redacted() else f"{name} = {float(value):.4g}"
+    if isinstance(value, Mapping):
+        items = [f"{key} {np.shape(item)}" if isinstance(item, np.ndarray) else str(key) for key, item in list(value.items())[:8]]
+        more = ", ..." if len(value) > 8 else ""
+        return f"{name} with {', '.join(items)}{more}"
+    return f"{name} = {_describe(value)}"
+
+
+def _labels(names: list[str] | None, args: tuple, kwargs: dict) -> list[str]:
+    """The names of a call's arguments: parameter names where known, else ``arg1``, ``arg2``..."""
+    positional = [names[i] if names and i < len(names) else f"arg{i + 1}" for i in range(len(args))]
+    return positional + list(kwargs)
+
+
+def _describe_call(fname: str, names: list[str] | None, args: tuple, kwargs: dict) -> str:
+    """'sigmoid(z) for z of shape (3, 1)'."""
+    labels = _labels(names, args, kwargs)
+    details = [_describe_input(n, v) for n, v in zip(labels, list(args) + list(kwargs.values()))]
+    return f"{fname}({', '.join(labels)})" + (f" for {', '.join(details)}" if details else "")
+
+
+def _first_difference(before, after, path: str) -> str | None:
+    """Where ``after`` differs from ``before`` (exact, NaN equal to NaN), as a path, or None."""
+    if isinstance(before, np.ndarray):
+        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+            return path
+        if before.dtype.kind in "biufc":
+            differs = ~((before == after) | (np.isnan(before) & np.isnan(after)) if before.dtype.kind in "fc" else (before == after))
+        else:
+            differs = np.asarray(before != after)
+        if not differs.any():
+            return None
+        return f"{path}[{', '.join(str(int(i)) for i in np.unravel_index(np.flatnonzero(differs)[0], before.shape))}]"
+    if isinstance(before, Mapping):
+        if not isinstance(after, Mapping) or set(before) != set(after):
+            return path
+        for key in before:
+            found = _first_difference(before[key], after[key], f'{path}["{key}"]' if isinstance(key, str) else f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(before, (tuple, list)):
+        if not isinstance(after, (tuple, list)) or len(after) != len(before):
+            return path
+        for i, (b, a) in enumerate(zip(before, after)):
+            found = _first_difference(b, a, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    try:
+        return None if bool(before == after) else path
+    except Exception:
+        return None
+
+
+def _mutation_message(fname: str, labels: list[str], before: list, after: list) -> str | None:
+    """A message naming the first input the student's function changed, or None."""
+    for label, b, a in zip(labels, before, after):
+        where = _first_difference(b, a, label)
+        if where:
+            return (f"{fname} changed its input {label} (first at {where}): a function must not modify its arguments. "
+                    f"Work on a copy ({label} = {label}.copy()) or use operations that make a new array ({label} = {label} * 2, not {label} *= 2 or {label}[...] = 0).")
+    return None
+
+
+def _compare_outputs(comparer: _Comparer, got, expected, output_names) -> str | None:
+    """Compare a function's outputs, naming them ``output[1]`` or by ``output_names``."""
+    if output_names is None:
+        root = "output" if isinstance(expected, (tuple, list, Mapping)) else "the output"
+        return comparer.compare(got, expected, root)
+    if isinstance(output_names, str):
+        return comparer.compare(got, expected, output_names)
+    names = list(output_names)
+    if not isinstance(got, (tuple, list)) or len(got) != len(names):
+        return f"the output is {_describe(got)} but expected a tuple of {len(names)} items ({', '.join(names)})."
+    for label, g, x in zip(names, got, expected):
+        message = comparer.compare(g, x, label)
+        if message:
+            return message
+    return None
+
+
+def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Sequence, *,
+                         name: str | None = None, rtol: float = 1e-6, atol: float = 1e-9,
+                         output_names: Sequence[str] | str | None = None,
+                         context: Mapping | Callable[..., Mapping] | None = None,
+                         strict_scalars: bool = False, allow_extra_keys: bool = False) -> None:
+    """Call both functions on copies of each case's inputs and compare the outputs with assert_close.
+
+    Parameters
+    ----------
+    student_fn, reference_fn : callable
+        The student's function (or a grader proxy for it) and the trusted reference.
+    cases : sequence
+        Each item is a tuple of positional arguments or ``{"args": (...), "kwargs": {...}}``.
+        Randomized cases are drawn by the test author from a seeded ``numpy.random.Generator``.
+    name : str, optional
+        The function's name in messages (default: the student function's ``__name__``).
+    rtol, atol : float
+        Tolerances, as in ``assert_close``.
+    output_names : str or sequence of str, optional
+        Names of the outputs, e.g. ``("grads", "cost")``; default ``output[0]``, ``output[1]``.
+    context : Mapping or callable, optional
+        Facts for the hints, or ``context(*args, **kwargs) -> Mapping`` computed per case.
+    strict_scalars, allow_extra_keys : bool
+        As in ``assert_close``.
+
+    Raises
+    ------
+    AssertionError
+        Naming the case (its argument shapes) and the first problem, or an input that the
+        student's function modified.
+    Exception
+        Whatever the student's function raises, unchanged (traceback kept), with a note naming
+        the case; a stub's ``NotImplementedError`` gets a note saying the exercise is not done.
+
+    Examples
+    --------
+    >>> def sigmoid(z):
+    ...     return 1 / (1 + np.exp(z))
+    >>> def reference(z):
+    ...     return 1 / (1 + np.exp(-z))
+    >>> compare_to_reference(sigmoid, reference, [(np.array([[0.0], [1.0], [2.0]]),)])
+    Traceback (most recent call last):
+    ...
+    AssertionError: sigmoid(z) for z of shape (3, 1): the output differs at index (1, 0): expected 0.7311, got 0.2689 (2 of 3 entries wrong; max abs error 0.7616, max rel error 0.8647). Hint: the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped.
+    """
+    fname = name or _function_name(student_fn)
+    names = _parameter_names(reference_fn) or _parameter_names(student_fn)
+    for number, case in enumerate(cases, 1):
+        args, kwargs = _unpack_case(case)
+        where = _describe_call(fname, names, args, kwargs)
+        if len(cases) > 1:
+            where += f" (case {number} of {len(cases)})"
+        expected = reference_fn(*_copy(args), **_copy(kwargs))
+        student_args, student_kwargs = _copy(args), _copy(kwargs)
+        got = _call_student(student_fn, student_args, student_kwargs, where, fname)
+        facts = context(*args, **kwargs) if callable(context) else (context or {})
+        comparer = _Comparer(rtol, atol, False, facts, strict_scalars, allow_extra_keys)
+        message = _compare_outputs(comparer, got, expected, output_names)
+        changed = _mutation_message(fname, _labels(names, args, kwargs), list(args) + list(kwargs.values()),
+                                    list(student_args) + list(student_kwargs.values()))
+        if message or changed:
+            problems = " Also: ".join(p for p in (message, changed) if p)
+            raise AssertionError(f"{where}: {problems}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward functions against central differences.
+
+def _float64(value):
+    """Copies of test inputs with every float array (and nested ones) in float64."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return np.array(value, dtype=np.float64)
+    if isinstance(value, dict):
+        return {key: _float64(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_float64(item) for item in value)
+    return _copy(value)
+
+
+def _resolve_wrt(wrt, names: list[str] | None, args: tuple) -> list[tuple[str, tuple]]:
+    """``wrt`` as (label, path) pairs: ``"W"`` -> ``("dW", (1,))``; ``(3, "Wax")`` -> ``("dWax", (3, "Wax"))``."""
+    items = list(wrt.items()) if isinstance(wrt, Mapping) else [(None, item) for item in wrt]
+    resolved = []
+    for label, item in items:
+        path = item if isinstance(item, tuple) else (item,)
+        head = path[0]
+        if isinstance(head, str):
+            if not names or head not in names:
+                raise ValueError(f"wrt names {head!r}, which is not a parameter of the forward function ({names}); use its position")
+            path = (names.index(head),) + path[1:]
+        if not 0 <= path[0] < len(args):
+            raise ValueError(f"wrt position {path[0]} is outside the {len(args)} arguments")
+        last = path[-1] if len(path) > 1 else (names[path[0]] if names and path[0] < len(names) else f"arg{path[0] + 1}")
+        resolved.append((label or f"d{last}", path))
+    return resolved
+
+
+def _at(args, path: tuple):
+    value = args
+    for key in path:
+        value = value[key]
+    return value
+
+
+def _first_output(result):
+    """The differentiated output of a forward: ``out`` in ``(out, cache)`` or ``(out, ..., cache)``."""
+    return result[0] if isinstance(result, (tuple, list)) else result
+
+
+def _central_differences(loss: Callable[[], float], x: np.ndarray, h: float) -> np.ndarray:
+    """d loss / d x by central differences, perturbing ``x`` in place (restored on return)."""
+    grad = np.zeros_like(x)
+    flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)  # (x.size,) views
+    for i in range(flat_x.size):
+        old = flat_x[i]
+        flat_x[i] = old + h
+        plus = loss()
+        flat_x[i] = old - h
+        minus = loss()
+        flat_x[i] = old
+        flat_grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _gradients_by_label(grads, labels: list[str], bname: str) -> dict | str:
+    """The student's gradients keyed by label, or a message saying what is wrong with them."""
+    if isinstance(grads, Mapping):
+        missing = [label for label in labels if label not in grads]
+        return {label: grads[label] for label in labels} if not missing else f"{bname} returned a dict that {_key_problem(missing, [])}."
+    if len(labels) == 1 and isinstance(grads, np.ndarray):
+        grads = (grads,)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(labels):
+        return f"{bname} returned {_describe(grads)} but expected {len(labels)} gradient{'s' if len(labels) > 1 else ''} ({', '.join(labels)})."
+    return dict(zip(labels, grads))
+
+
+def _gradient_message(got, numerical: np.ndarray, label: str, rtol: float, context: Mapping) -> str | None:
+    """'dW has relative error 0.41 against central differences (limit 1e-05): ...', or None."""
+    comparer = _Comparer(context=context)
+    if numerical.ndim:
+        form = comparer.array_form(got, numerical, label)
+    else:
+        form = None if _is_number(got) else f"{label} is {_describe(got)} but expected a number."
+    if form:
+        return form
+    got = np.asarray(got)
+    if got.dtype.kind == "f":
+        rtol = max(rtol, 1000 * float(np.finfo(got.dtype).eps)) if got.dtype != np.float64 else rtol
+    with np.errstate(all="ignore"):
+        g = got.astype(np.float64)
+        error = np.abs(g - numerical)
+        scale = max(float(np.max(np.abs(g) + np.abs(numerical), initial=0.0)), 1e-300)
+        rel = float(np.max(error, initial=0.0)) / scale
+    if rel <= rtol and np.all(np.isfinite(g)):
+        return None
+    wrong = ~(error <= rtol * scale)
+    first = np.unravel_index(np.flatnonzero(wrong)[0], g.shape) if g.ndim else ()
+    head = f"{label} has relative error {rel:.2g} against central differences (limit {rtol:g})"
+    index = f" at index {_index(first)}" if g.ndim else ""
+    count = f" ({int(wrong.sum())} of {wrong.size} entries wrong)" if g.ndim else ""
+    if is_redacted():
+        detail = f"; first wrong entry{index}: got {_pair(0.0, float(g[first]))[1]}{count}."
+    else:
+        x, y = _pair(float(numerical[first]), float(g[first]))
+        detail = f"; first wrong entry{index}: expected {x}, got {y}{count}."
+    return head + detail + comparer.hint(g, numerical)
+
+
+def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, *, wrt,
+                   reference_forward: Callable | None = None, seed: int = 0, rtol: float = 1e-5,
+                   backward_args: Sequence = (), name: str | None = None, h: float = 1e-5,
+                   context: Mapping | None = None) -> None:
+    """Check every gradient a backward function returns against central differences.
+
+    Runs ``out, cache = forward_fn(*args)`` (for a forward returning more, the first output is
+    ``out`` and the last is ``cache``), draws ``dout`` from a normal distribution seeded by
+    ``seed``, calls ``backward_fn(dout, cache, *backward_args)``, and compares each returned
+    gradient with central differences of ``sum(reference_forward(*args)[0] * dout)`` in float64.
+
+    Parameters
+    ----------
+    backward_fn, forward_fn : callable
+        The student's backward and the forward whose cache it consumes (real or proxies).
+    args : sequence
+        The forward's positional arguments (float arrays are differentiated in float64).
+    wrt : sequence or Mapping
+        What the gradients are with respect to, in the order the backward returns them: names
+        of the forward's parameters (``("A_prev", "W", "b")``), positions (``(0, 1, 2)``), or
+        paths into a dict argument (``(("parameters", "Wax"),)``). The gradient of ``W`` is
+        called ``dW``; a Mapping ``{"dW": "W"}`` sets the labels. A backward returning a dict
+        is read by these labels.
+    reference_forward : callable, optional
+        The trusted forward differentiated numerically (default ``forward_fn``).
+    seed : int, default 0
+        Seed of the random upstream gradient ``dout``.
+    rtol : float, default 1e-5
+        Largest accepted relative error ``max|got - num| / max(|got| + |num|)`` per gradient.
+    backward_args : sequence, optional
+        Extra positional arguments after the cache (e.g. ``mode`` for pooling).
+    name : str, optional
+        The backward's name in messages.
+    h : float, default 1e-5
+        Step of the central differences.
+    context : Mapping, optional
+        Facts for the known-mistake hints.
+
+    Examples
+    --------
+    >>> def forward(x, w):
+    ...     return x * w, (x, w)
+    >>> def backward(dout, cache):
+    ...     x, w = cache
+    ...     return dout * w, dout * x * 2
+    >>> check_backward(backward, forward, (np.array([1.0, 2.0]), np.array([3.0, -1.0])), wrt=("x", "w"))
+    Traceback (most recent call last):
+    ...
+    AssertionError: backward for forward(x, w) for x of shape (2,), w of shape (2,): dw has relative error 0.33 against central differences (limit 1e-05); first wrong entry at index 0: expected 0.1257, got 0.2515 (2 of 2 entries wrong). Hint: the result is twice too large: is a term counted twice, or a factor 1/2 missing?
+    """
+    args = tuple(args)
+    reference_forward = reference_forward or forward_fn
+    names = _parameter_names(reference_forward) or _parameter_names(forward_fn)
+    targets = _resolve_wrt(wrt, names, args)
+    fname, bname = _function_name(forward_fn), name or _function_name(backward_fn)
+    where = f"{bname} for {_describe_call(fname, names, args, {})}"
+    work = list(_float64(args))
+    reference_out = np.asarray(_first_output(reference_forward(*work)), dtype=np.float64)
+    dout = np.random.default_rng(seed).standard_normal(reference_out.shape)
+    result = _call_student(forward_fn, _copy(args), {}, where, fname)
+    if not isinstance(result, (tuple, list)) or len(result) < 2:
+        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected a tuple (out, cache).")
+    if np.shape(result[0]) != reference_out.shape:
+        raise AssertionError(f"{where}: {fname} returns an output of shape {np.shape(result[0])} but expected "
+                             f"{reference_out.shape}: fix {fname} before its backward.")
+    grads = _call_student(backward_fn, (dout, result[-1], *backward_args), {}, where, bname)
+    by_label = _gradients_by_label(grads, [label for label, _ in targets], bname)
+    if isinstance(by_label, str):
+        raise AssertionError(f"{where}: {by_label}")
+
+    def loss() -> float:
+        return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))
+
+    for label, path in targets:
+        numerical = _central_differences(loss, _at(work, path), h)
+        message = _gradient_message(by_label[label], numerical, label, rtol, context or {})
+        if message:
+            raise AssertionError(f"{where}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def passed(name: str, points: float) -> None:
+    """Print the one line that ends a test cell whose checks all passed.
+
+    >>> passed("sigmoid", 1)
+    sigmoid: all checks passed (1 point)
+    >>> passed("propagate", 2.5)
+    propagate: all checks passed (2.5 points)
+    """
+    shown = f"{points:g}"
+    print(f"{name}: all checks passed ({shown} point{'' if shown == '1' else 's'})")

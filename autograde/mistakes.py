@@ -1,0 +1,367 @@
+"""Known mistakes: from a wrong result and the expected one, guess what the student most likely did.
+
+``hint_for(got, expected, context)`` tries the hints of ``HINTS`` in order and returns the first
+sentence that applies, or ``None``. Each hint is a small function that recognises one mistake from
+the two arrays (and, for some, from facts in ``context`` such as the number of examples ``m``).
+
+>>> import numpy as np
+>>> expected = np.array([[0.2, 0.7, 0.4]])
+>>> hint_for(expected * 3, expected, {"m": 3})
+'the result is m = 3 times too large: did you divide by m?'
+>>> hint_for(expected.T, expected)
+'it is the transpose of the expected array: remove (or add) a .T, or swap the factors of the matrix product.'
+>>> hint_for(expected, expected) is None
+True
+
+Context keys that hints use (all optional): ``m`` (number of examples), ``keep_prob`` (dropout),
+``beta``/``beta1``/``beta2`` and ``t`` (exponentially weighted averages and Adam), ``pad`` (padding).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+
+import numpy as np
+
+# Two arrays count as "the same" for a hint when they agree to this relative precision: loose
+# enough for float32 round-off, tight enough that a wrong guess does not match by accident.
+_RTOL = 1e-4
+_ATOL = 1e-6
+
+
+class Evidence:
+    """A wrong result and the expected one as float64 arrays, with what a hint may need to know.
+
+    Parameters
+    ----------
+    got, expected : ndarray
+        The student's result and the expected result (any shapes).
+    context : Mapping
+        Facts about the call, e.g. ``{"m": 64, "keep_prob": 0.8}``.
+    reveal : bool
+        Whether a hint may show numbers derived from the expected values.
+    """
+
+    def __init__(self, got: np.ndarray, expected: np.ndarray, context: Mapping, reveal: bool):
+        self.got = got
+        self.expected = expected
+        self.context = context
+        self.reveal = reveal
+        self.same_shape = got.shape == expected.shape
+        finite = np.abs(expected[np.isfinite(expected)])
+        self.scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+    def close(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """Return True when ``a`` and ``b`` have the same shape and agree to hint precision."""
+        return a.shape == b.shape and bool(np.allclose(a, b, rtol=_RTOL, atol=_ATOL * self.scale))
+
+    @cached_property
+    def factor(self) -> float | None:
+        """The constant ``c`` with ``got == c * expected``, or None when there is none."""
+        if not self.same_shape or not np.all(np.isfinite(self.got)):
+            return None
+        denominator = float(np.sum(self.expected * self.expected))
+        if denominator == 0.0 or not np.isfinite(denominator):
+            return None
+        c = float(np.sum(self.got * self.expected)) / denominator
+        return c if self.close(self.got, c * self.expected) else None
+
+    def factor_is(self, target: float) -> bool:
+        """Return True when ``got`` is ``target`` times ``expected``."""
+        return self.factor is not None and abs(self.factor - target) <= 1e-3 * abs(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hints on non-finite values: nothing else can be read from a result that holds NaN or inf.
+
+def non_finite(e: Evidence) -> str | None:
+    """NaN or inf where the expected result is finite: log of 0, 0/0, or an overflowing exp."""
+    if not e.same_shape:
+        return None
+    finite_expected = np.isfinite(e.expected)
+    if np.any(np.isnan(e.got) & finite_expected):
+        return "NaN appears where a number is expected: log of 0, or 0/0? Clip the argument (e.g. np.clip(A, eps, 1 - eps)) or add a small epsilon."
+    if np.any(np.isinf(e.got) & finite_expected):
+        return "inf appears where a number is expected: an overflow in exp of a large number, or a division by 0?"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape hints: they compare two tuples and cost nothing, so they come first.
+
+def not_reduced(e: Evidence) -> str | None:
+    """An array where a single number is expected: the sum or mean over the examples was left out."""
+    if e.expected.size == 1 and e.got.size > 1:
+        return "there is one value per entry instead of a single number: did you forget to sum (or average) over the examples?"
+    return None
+
+
+def over_reduced(e: Evidence) -> str | None:
+    """A single number where an array is expected: np.sum or np.mean ran without ``axis=``."""
+    if e.got.size == 1 and e.expected.size > 1:
+        return f"a single number came back where an array of shape {e.expected.shape} is expected: did np.sum or np.mean run without axis=...?"
+    return None
+
+
+def keepdims_missing(e: Evidence) -> str | None:
+    """Same sizes but an axis of length 1 is missing or extra: ``(n,)`` vs ``(n, 1)``."""
+    squeeze = lambda shape: tuple(d for d in shape if d != 1)  # noqa: E731
+    if e.same_shape or squeeze(e.got.shape) != squeeze(e.expected.shape):
+        return None
+    got, expected = e.got.shape, e.expected.shape
+    if len(got) < len(expected):
+        return f"{got} vs {expected}: an axis of length 1 is missing: use keepdims=True in np.sum/np.mean, or .reshape{expected}."
+    if len(got) > len(expected):
+        return f"{got} vs {expected}: there is an extra axis of length 1: drop keepdims=True, or use np.squeeze / .reshape{expected}."
+    return None
+
+
+def transposed(e: Evidence) -> str | None:
+    """The transpose of the expected matrix: a ``.T`` missing or extra, or the factors swapped."""
+    if e.got.ndim < 2 or e.same_shape or e.got.shape != e.expected.shape[::-1]:
+        return None
+    if e.close(e.got.T, e.expected):
+        return "it is the transpose of the expected array: remove (or add) a .T, or swap the factors of the matrix product."
+    return "its shape is the transpose of the expected one: check the order of the factors in the matrix product (e.g. W @ A, not A @ W) and any .T."
+
+
+def wrong_axis(e: Evidence) -> str | None:
+    """Shape ``(1, m)`` where ``(n, 1)`` is expected: a sum or mean over the other axis."""
+    got, expected = e.got.shape, e.expected.shape
+    if e.same_shape or len(got) != len(expected) or len(got) < 2:
+        return None
+    reduced = [axis for axis, (g, x) in enumerate(zip(got, expected)) if g == 1 and x > 1]
+    should = [axis for axis, (g, x) in enumerate(zip(got, expected)) if x == 1 and g > 1]
+    if not reduced or not should:
+        return None
+    show = lambda axes: str(axes[0]) if len(axes) == 1 else str(tuple(axes))  # noqa: E731
+    return (f"got shape {got} but expected {expected}: it looks like a sum or mean over axis {show(reduced)} "
+            f"instead of axis {show(should)}: use axis={show(should)}, keepdims=True.")
+
+
+def broadcast_accident(e: Evidence) -> str | None:
+    """A bigger array than expected, e.g. ``(m, m)`` for ``(1, m)``: two shapes broadcast together."""
+    got, expected = e.got.shape, e.expected.shape
+    if e.got.size <= e.expected.size or len(got) < len(expected) or e.expected.size <= 1:
+        return None
+    padded = (1,) * (len(got) - len(expected)) + expected
+    if not all(g == x or x == 1 for g, x in zip(got, padded)):
+        return None
+    if len(expected) == 1:
+        return (f"got shape {got} instead of {expected}: a rank-1 array of shape {expected} was combined with a "
+                f"column or row array and broadcast into a bigger one. Keep both operands the same shape (e.g. .reshape(1, -1)).")
+    return (f"got shape {got} instead of {expected}: two arrays of different shapes (e.g. {expected} and its transpose, "
+            f"or a rank-1 array) were broadcast against each other. Make both operands the same shape before the operation.")
+
+
+def padding_not_applied(e: Evidence) -> str | None:
+    """Height and width off by the same amount (2 * pad): padding not applied, or not removed."""
+    got, expected = e.got.shape, e.expected.shape
+    if e.same_shape or len(got) != len(expected) or len(got) not in (3, 4):
+        return None
+    spatial = (1, 2) if len(got) == 4 else (0, 1)
+    others_equal = all(got[a] == expected[a] for a in range(len(got)) if a not in spatial)
+    dh, dw = (expected[a] - got[a] for a in spatial)
+    pad = e.context.get("pad")
+    if not others_equal or dh != dw or dh == 0 or (pad is not None and abs(dh) > 2 * pad):
+        return None
+    if dh > 0:
+        return (f"the height and width are {dh} smaller than expected: was the padding applied "
+                f"(pad on both sides adds 2 * pad), and is n_H = (n_H_prev + 2 * pad - f) // stride + 1?")
+    return (f"the height and width are {-dh} larger than expected: is the padding still there? "
+            f"Slice it off, e.g. dA_prev_pad[pad:-pad, pad:-pad, :].")
+
+
+# ---------------------------------------------------------------------------------------------
+# Value hints, for results of the right shape: each is one or two passes over the data.
+
+def all_zeros(e: Evidence) -> str | None:
+    """Nothing was computed: the array a loop was meant to fill is returned as it started."""
+    if e.same_shape and not np.any(e.got) and np.any(e.expected):
+        return "all entries are zero: did you return the initial value (e.g. the np.zeros you started from) without filling it in?"
+    return None
+
+
+def transposed_square(e: Evidence) -> str | None:
+    """A square matrix that equals the transpose of the expected one (same shape, so no shape hint)."""
+    if e.same_shape and e.got.ndim == 2 and e.got.shape[0] == e.got.shape[1] > 1 and e.close(e.got, e.expected.T):
+        return "it is the transpose of the expected matrix: remove (or add) a .T, or swap the factors of the matrix product."
+    return None
+
+
+def one_minus(e: Evidence) -> str | None:
+    """``1 - expected``: sigmoid(-z) instead of sigmoid(z), or Y and 1 - Y swapped."""
+    if e.same_shape and e.close(e.got, 1.0 - e.expected):
+        return "the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped."
+    return None
+
+
+def divided_by_m(e: Evidence) -> str | None:
+    """``m`` times too large (the 1/m of the mean forgotten) or too small (divided twice)."""
+    m = e.context.get("m")
+    if not m or m == 1:
+        return None
+    if e.factor_is(m):
+        return f"the result is m = {m} times too large: did you divide by m?"
+    if e.factor_is(1.0 / m):
+        return f"the result is m = {m} times too small: did you divide by m twice, or where no division belongs?"
+    return None
+
+
+def dropout_not_rescaled(e: Evidence) -> str | None:
+    """Inverted dropout without the division by ``keep_prob`` (or with it twice)."""
+    keep_prob = e.context.get("keep_prob")
+    if not keep_prob or keep_prob == 1:
+        return None
+    if e.factor_is(keep_prob):
+        return f"the result is keep_prob = {keep_prob} times the expected one: inverted dropout divides by keep_prob after applying the mask."
+    if e.factor_is(1.0 / keep_prob):
+        return f"the result is 1 / keep_prob = {1.0 / keep_prob:.4g} times the expected one: is it divided by keep_prob twice?"
+    return None
+
+
+def missing_bias_correction(e: Evidence) -> str | None:
+    """An exponentially weighted average without the division by ``1 - beta**t``."""
+    t = e.context.get("t")
+    for key in ("beta", "beta1", "beta2"):
+        beta = e.context.get(key)
+        if t is None or beta is None or not 0 < beta < 1:
+            continue
+        correction = 1.0 - beta**t
+        if e.factor_is(correction):
+            return f"the bias correction is missing: divide by (1 - {key}**t)."
+        if e.factor_is(correction**2):
+            return f"the bias correction multiplies by (1 - {key}**t): it should divide by it."
+    return None
+
+
+def sign_flipped(e: Evidence) -> str | None:
+    """``-expected``: a minus sign lost in the cost, in ``dZ = A - Y`` or in the update."""
+    if e.factor_is(-1.0):
+        return "the sign is flipped: check the minus sign of the cost, dZ = A - Y (not Y - A), and W - learning_rate * dW."
+    return None
+
+
+def factor_two(e: Evidence) -> str | None:
+    """Twice or half the expected values: a term counted twice, or a factor 1/2 mishandled."""
+    if e.factor_is(2.0):
+        return "the result is twice too large: is a term counted twice, or a factor 1/2 missing?"
+    if e.factor_is(0.5):
+        return "the result is half the expected one: is a factor 2 missing (the derivative of x**2 is 2 * x)?"
+    return None
+
+
+def constant_factor(e: Evidence) -> str | None:
+    """Any other constant multiple: a learning rate, a hyperparameter or a normalisation is off."""
+    c = e.factor
+    if c is None or abs(c) < 1e-12 or abs(c - 1.0) < 1e-3:
+        return None
+    how = f"{c:.4g} times the expected values" if e.reveal else "a constant multiple of the expected values"
+    return f"the result is {how}: a constant factor is off (a learning rate, a 1/m, a hyperparameter?)."
+
+
+def normalized_wrong_axis(e: Evidence) -> str | None:
+    """Rows normalised where columns should be (softmax, normalize_rows): the other axis."""
+    if not e.same_shape or e.got.ndim != 2 or min(e.got.shape) < 2:
+        return None
+    for axis in (0, 1):
+        other = 1 - axis
+        for measure, what in ((np.sum, "sum to 1"), (np.linalg.norm, "have norm 1")):
+            ones = lambda a, ax: bool(np.allclose(measure(a, axis=ax), 1.0, rtol=_RTOL))  # noqa: E731
+            if ones(e.expected, axis) and ones(e.got, other) and not ones(e.got, axis):
+                return f"the result is normalized along axis {other} instead of axis {axis} (the entries should {what} along axis {axis}): use axis={axis}, keepdims=True."
+    return None
+
+
+def shifted_by_one(e: Evidence) -> str | None:
+    """The values of the right shape but one position off along an axis: an index off by one."""
+    if not e.same_shape:
+        return None
+    for axis, size in enumerate(e.got.shape):
+        if size < 3:
+            continue
+        head = [slice(None)] * e.got.ndim
+        tail = [slice(None)] * e.got.ndim
+        head[axis], tail[axis] = slice(None, -1), slice(1, None)
+        head, tail = tuple(head), tuple(tail)
+        if np.ptp(e.expected[head], axis=axis).max(initial=0.0) == 0.0:
+            continue  # constant along this axis: a shift would match by accident
+        if e.close(e.got[tail], e.expected[head]) or e.close(e.got[head], e.expected[tail]):
+            return (f"the values are shifted by one position along axis {axis}: check an index that is off by one "
+                    f"(range(1, n) vs range(n), t vs t - 1, a slice start or end).")
+    return None
+
+
+# The hints in the order they are tried: cheapest and most specific first. A specific factor (m,
+# keep_prob, 1 - beta**t, -1, 2) must come before the generic constant factor.
+HINTS: list[Callable[[Evidence], str | None]] = [
+    non_finite,
+    not_reduced,
+    over_reduced,
+    keepdims_missing,
+    transposed,
+    wrong_axis,
+    broadcast_accident,
+    padding_not_applied,
+    all_zeros,
+    transposed_square,
+    one_minus,
+    divided_by_m,
+    dropout_not_rescaled,
+    missing_bias_correction,
+    sign_flipped,
+    factor_two,
+    constant_factor,
+    normalized_wrong_axis,
+    shifted_by_one,
+]
+
+
+def _as_float_array(value) -> np.ndarray | None:
+    """``value`` as a float64 ndarray, or None when it is not numeric."""
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            return None
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def hint_for(got, expected, context: Mapping | None = None, *, reveal: bool = True) -> str | None:
+    """Return a sentence naming the known mistake that turns ``expected`` into ``got``, or None.
+
+    Parameters
+    ----------
+    got, expected : array_like
+        The student's (wrong) result and the expected one, of any shapes.
+    context : Mapping, optional
+        Facts about the call that some hints need: ``m``, ``keep_prob``, ``beta``, ``beta1``,
+        ``beta2``, ``t``, ``pad``.
+    reveal : bool, default True
+        When False, no hint shows a number derived from the expected values.
+
+    Returns
+    -------
+    str or None
+        The first hint of ``HINTS`` that applies; None for a correct result or an unknown mistake.
+
+    Examples
+    --------
+    >>> hint_for(np.zeros((2, 3)), np.ones((2, 3)))
+    'all entries are zero: did you return the initial value (e.g. the np.zeros you started from) without filling it in?'
+    >>> hint_for(np.ones(4), np.ones((4, 1)))
+    '(4,) vs (4, 1): an axis of length 1 is missing: use keepdims=True in np.sum/np.mean, or .reshape(4, 1).'
+    """
+    got_array, expected_array = _as_float_array(got), _as_float_array(expected)
+    if got_array is None or expected_array is None:
+        return None
+    evidence = Evidence(got_array, expected_array, context or {}, reveal)
+    with np.errstate(all="ignore"):
+        if evidence.same_shape and evidence.close(got_array, expected_array):
+            return None
+        for hint in HINTS:
+            text = hint(evidence)
+            if text:
+                return text
+    return None
