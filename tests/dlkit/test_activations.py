@@ -5,7 +5,7 @@ import pytest
 from dlkit import activations
 from dlkit.gradcheck import numerical_gradient_array, rel_error
 
-pytestmark = pytest.mark.lesson01
+pytestmark = [pytest.mark.lesson01, pytest.mark.lesson03]
 
 NAMES = ["sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax"]
 
