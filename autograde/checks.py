@@ -152,6 +152,11 @@ def _pair(expected, got) -> tuple[str, str]:
     return a, b
 
 
+def _count(wrong: np.ndarray) -> str:
+    """'2 of 3 entries wrong'."""
+    return f"{int(wrong.sum())} of {wrong.size} {'entry' if wrong.size == 1 else 'entries'} wrong"
+
+
 def _short_repr(value, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -206,6 +211,8 @@ class _Comparer:
     def _sequence(self, got, expected: Sequence, path: str) -> str | None:
         fields = getattr(expected, "_fields", None)
         kind = f"a {type(expected).__name__}" if fields else f"a {'tuple' if isinstance(expected, tuple) else 'list'}"
+        if isinstance(got, np.ndarray) and not fields and expected and all(_is_number(x) for x in expected):
+            return self._array(got, np.asarray(expected), path)  # a list of numbers: an array will do
         if not isinstance(got, (tuple, list)):
             return f"{path} is {_describe(got)} but expected {kind} of {len(expected)} items."
         if len(got) != len(expected):
@@ -232,7 +239,8 @@ class _Comparer:
             return f"{path} is {_describe(got)} but expected a number."
         if self.exact and _is_integral(expected) and not _is_integral(got):
             return f"{path} is a float ({got}) but expected an integer: use int(...) or integer division //."
-        return self._values(np.asarray(got), np.asarray(expected), path)
+        got, expected = np.asarray(got), np.asarray(expected)
+        return self._non_finite(got, expected, path) or self._values(got, expected, path)
 
     # arrays ----------------------------------------------------------------------------------
     def _array(self, got, expected: np.ndarray, path: str) -> str | None:
@@ -262,11 +270,12 @@ class _Comparer:
             return None
         for test, what in ((np.isnan, "NaN"), (np.isinf, "inf")):
             bad = test(got) & np.isfinite(expected)
+            if bad.any() and got.ndim == 0:
+                return f"{path} is {what} but a number is expected.{self.hint(got, expected)}"
             if bad.any():
                 flat = np.flatnonzero(bad)
-                where = f" at index {_index(np.unravel_index(flat[0], got.shape))}" if got.ndim else ""
-                count = f" ({flat.size} of {got.size} entries)" if got.ndim else ""
-                return f"{path} contains {what}{where}{count} where a number is expected.{self.hint(got, expected)}"
+                where = _index(np.unravel_index(flat[0], got.shape))
+                return f"{path} contains {what} at index {where} ({flat.size} of {got.size} entries) where a number is expected.{self.hint(got, expected)}"
         return None
 
     def _values(self, got: np.ndarray, expected: np.ndarray, path: str) -> str | None:
@@ -279,7 +288,7 @@ class _Comparer:
         if got.dtype.kind not in "biuf" or expected.dtype.kind not in "biuf":
             return self._mismatch(shown_got.item(), shown_expected.item(), path, first if got.ndim else None)
         text = _value_text(got.astype(np.float64), expected.astype(np.float64), wrong, first, path)
-        if expected.dtype.kind == "f" and got.dtype.kind in "biu" and not self.exact:
+        if expected.dtype.kind == "f" and got.dtype.kind in "biu" and _truncated(got, expected):
             return f"{text} Hint: {path} has integer dtype {got.dtype} but floats are expected: were the values truncated (an integer np.zeros, or //)?"
         small = _small_difference_note(got, expected, self) if not self.exact else ""
         return f"{text}{small}{self.hint(got, expected)}"
@@ -318,6 +327,12 @@ class _Comparer:
         if is_redacted():
             return f"{path} is wrong{where}: got {_short_repr(got)}."
         return f"{path} is wrong{where}: expected {_short_repr(expected)}, got {_short_repr(got)}."
+
+
+def _truncated(got: np.ndarray, expected: np.ndarray) -> bool:
+    """True when the integers ``got`` are the floats ``expected`` rounded down or toward zero."""
+    with np.errstate(all="ignore"):
+        return bool(np.array_equal(got, np.trunc(expected)) or np.array_equal(got, np.floor(expected)))
 
 
 def _is_integral(value) -> bool:
@@ -364,7 +379,7 @@ def _value_text(got: np.ndarray, expected: np.ndarray, wrong: np.ndarray, first:
         if is_redacted():
             return f"{path} is {g}, which is not the expected value."
         return f"{path} is {g} but expected {x} (abs error {_number(max_abs)}{max_rel.replace('max rel', 'rel')})."
-    count = f"{int(wrong.sum())} of {wrong.size} entries wrong"
+    count = _count(wrong)
     if is_redacted():
         return f"{path} differs at index {_index(first)}: got {g} ({count})."
     return f"{path} differs at index {_index(first)}: expected {x}, got {g} ({count}; max abs error {_number(max_abs)}{max_rel})."
@@ -647,6 +662,8 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
     ...
     AssertionError: sigmoid(z) for z of shape (3, 1): the output differs at index (1, 0): expected 0.7311, got 0.2689 (2 of 3 entries wrong; max abs error 0.7616, max rel error 0.8647). Hint: the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped.
     """
+    if not cases:
+        raise ValueError("compare_to_reference needs at least one case")
     fname = name or _function_name(student_fn)
     names = _parameter_names(reference_fn) or _parameter_names(student_fn)
     for number, case in enumerate(cases, 1):
@@ -761,13 +778,40 @@ def _gradient_message(got, numerical: np.ndarray, label: str, rtol: float, conte
     first = np.unravel_index(np.flatnonzero(wrong)[0], g.shape) if g.ndim else ()
     head = f"{label} has relative error {rel:.2g} against central differences (limit {rtol:g})"
     index = f" at index {_index(first)}" if g.ndim else ""
-    count = f" ({int(wrong.sum())} of {wrong.size} entries wrong)" if g.ndim else ""
+    count = f" ({_count(wrong)})" if g.ndim else ""
     if is_redacted():
         detail = f"; first wrong entry{index}: got {_pair(0.0, float(g[first]))[1]}{count}."
     else:
         x, y = _pair(float(numerical[first]), float(g[first]))
         detail = f"; first wrong entry{index}: expected {x}, got {y}{count}."
     return head + detail + comparer.hint(g, numerical)
+
+
+def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, backward_args: tuple,
+                       out_shape: tuple, labels: list[str], arg_labels: list[str], names: tuple) -> dict:
+    """Run the student's forward then backward on copies; return the gradients keyed by label.
+
+    Raises AssertionError when the forward's output or the gradients have the wrong form, or when
+    either function modified its inputs (``dout`` included: the check differentiates with it).
+    """
+    where, fname, bname = names
+    forward_args = _copy(args)
+    result = _call_student(forward_fn, forward_args, {}, where, fname)
+    changed = _mutation_message(fname, arg_labels, list(args), list(forward_args))
+    if not isinstance(result, (tuple, list)) or len(result) < 2:
+        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected a tuple (out, cache).")
+    if np.shape(result[0]) != out_shape:
+        raise AssertionError(f"{where}: {fname} returns an output of shape {np.shape(result[0])} but expected "
+                             f"{out_shape}: fix {fname} before its backward.")
+    student_dout = dout.copy()
+    grads = _call_student(backward_fn, (student_dout, result[-1], *backward_args), {}, where, bname)
+    changed = changed or _mutation_message(bname, ["dout"], [dout], [student_dout])
+    if changed:
+        raise AssertionError(f"{where}: {changed}")
+    by_label = _gradients_by_label(grads, labels, bname)
+    if isinstance(by_label, str):
+        raise AssertionError(f"{where}: {by_label}")
+    return by_label
 
 
 def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, *, wrt,
@@ -829,23 +873,16 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     work = list(_float64(args))
     reference_out = np.asarray(_first_output(reference_forward(*work)), dtype=np.float64)
     dout = np.random.default_rng(seed).standard_normal(reference_out.shape)
-    result = _call_student(forward_fn, _copy(args), {}, where, fname)
-    if not isinstance(result, (tuple, list)) or len(result) < 2:
-        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected a tuple (out, cache).")
-    if np.shape(result[0]) != reference_out.shape:
-        raise AssertionError(f"{where}: {fname} returns an output of shape {np.shape(result[0])} but expected "
-                             f"{reference_out.shape}: fix {fname} before its backward.")
-    grads = _call_student(backward_fn, (dout, result[-1], *backward_args), {}, where, bname)
-    by_label = _gradients_by_label(grads, [label for label, _ in targets], bname)
-    if isinstance(by_label, str):
-        raise AssertionError(f"{where}: {by_label}")
+    grads = _student_gradients(forward_fn, backward_fn, args, dout, tuple(backward_args),
+                               reference_out.shape, [label for label, _ in targets], _labels(names, args, {}),
+                               (where, fname, bname))
 
     def loss() -> float:
         return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))
 
     for label, path in targets:
         numerical = _central_differences(loss, _at(work, path), h)
-        message = _gradient_message(by_label[label], numerical, label, rtol, context or {})
+        message = _gradient_message(grads[label], numerical, label, rtol, context or {})
         if message:
             raise AssertionError(f"{where}: {message}")
 

@@ -1,0 +1,191 @@
+"""Tests of autograde.mistakes: each known mistake recognised from a real wrong implementation."""
+import numpy as np
+import pytest
+
+from autograde import mistakes
+from autograde.mistakes import hint_for
+
+RNG = np.random.default_rng(7)
+X = RNG.standard_normal((3, 5))  # (n_x, m)
+Y = (RNG.random((1, 5)) > 0.5).astype(float)  # (1, m)
+W = RNG.standard_normal((1, 3))
+M = X.shape[1]
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def cross_entropy(A, Y):
+    return -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+
+
+A = sigmoid(W @ X)  # (1, m)
+DZ = RNG.standard_normal((4, 5))  # (n, m)
+
+
+def recurrence(x, a0):
+    """a<t> = tanh(a<t-1> + x<t>) for x of shape (n, T); returns all a<t>, shape (n, T)."""
+    a, out = a0, np.zeros_like(x)
+    for t in range(x.shape[1]):
+        a = np.tanh(a + x[:, t])
+        out[:, t] = a
+    return out
+
+
+def recurrence_stores_previous(x, a0):
+    a, out = a0, np.zeros_like(x)
+    for t in range(x.shape[1]):
+        out[:, t] = a  # wrong: stores a<t-1>
+        a = np.tanh(a + x[:, t])
+    return out
+
+
+def ewa(gradients, beta):
+    """Bias-corrected exponentially weighted average after len(gradients) steps."""
+    v = np.zeros_like(gradients[0])
+    for g in gradients:
+        v = beta * v + (1 - beta) * g
+    return v / (1 - beta ** len(gradients))
+
+
+def ewa_uncorrected(gradients, beta):
+    v = np.zeros_like(gradients[0])
+    for g in gradients:
+        v = beta * v + (1 - beta) * g
+    return v
+
+
+def zero_pad(images, pad):
+    return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+
+
+IMAGES = RNG.standard_normal((2, 4, 4, 3))  # (m, n_H, n_W, n_C)
+DROP_MASK = RNG.random((4, 5)) < 0.8
+GRADS = [RNG.standard_normal((2, 3)) for _ in range(3)]
+SQUARE_A, SQUARE_DZ = RNG.standard_normal((4, 6)), RNG.standard_normal((4, 6))
+Z = RNG.standard_normal((3, 4))
+BIG = np.array([1000.0, 999.0, 998.0])
+Y_RANK1 = Y.reshape(-1)  # (m,)
+A_EDGE = np.array([[1.0, 0.2, 0.0]])
+Y_EDGE = np.array([[1.0, 0.0, 0.0]])
+
+
+def softmax(z, axis):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+with np.errstate(all="ignore"):  # the wrong implementations below overflow and take log(0) on purpose
+    NAIVE_COST = -np.mean(Y_EDGE * np.log(A_EDGE) + (1 - Y_EDGE) * np.log(1 - A_EDGE))  # nan: 0 * log(0)
+    NAIVE_LOGSUMEXP = np.log(np.sum(np.exp(BIG)))  # inf: exp(1000) overflows
+
+
+def safe_cross_entropy(A, Y):
+    return -np.mean(np.where(Y == 1, np.log(np.where(Y == 1, A, 1.0)), np.log(np.where(Y == 0, 1 - A, 1.0))))
+
+
+# (hint, wrong result, expected result, context, words the hint must contain)
+WRONG_IMPLEMENTATIONS = [
+    (mistakes.non_finite, NAIVE_COST, safe_cross_entropy(A_EDGE, Y_EDGE), None, "log of 0"),
+    (mistakes.non_finite, NAIVE_LOGSUMEXP, BIG.max() + np.log(np.sum(np.exp(BIG - BIG.max()))), None, "overflow"),
+    (mistakes.not_reduced, -(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
+     "forget to sum (or average)"),
+    (mistakes.over_reduced, np.sum(DZ) / M, np.sum(DZ, axis=1, keepdims=True) / M, None, "without axis"),
+    (mistakes.keepdims_missing, np.sum(DZ, axis=1) / M, np.sum(DZ, axis=1, keepdims=True) / M, None,
+     "keepdims=True"),
+    (mistakes.keepdims_missing, np.sum(DZ, axis=1, keepdims=True), np.sum(DZ, axis=1), None, "extra axis"),
+    (mistakes.transposed, (A - Y) @ X.T / M, X @ (A - Y).T / M, None, "transpose of the expected array"),
+    (mistakes.transposed, (A - Y) @ X.T, X @ (A - Y).T / M, None, "shape is the transpose"),
+    (mistakes.wrong_axis, np.sum(DZ, axis=0, keepdims=True) / M, np.sum(DZ, axis=1, keepdims=True) / M, None,
+     "over axis 0 instead of axis 1"),
+    (mistakes.broadcast_accident, A - Y.reshape(-1, 1), A - Y, None, "broadcast"),
+    (mistakes.broadcast_accident, Y_RANK1 - A.T, Y_RANK1 - A.ravel(), None, "rank-1"),
+    (mistakes.padding_not_applied, IMAGES, zero_pad(IMAGES, 2), {"pad": 2}, "padding applied"),
+    (mistakes.padding_not_applied, zero_pad(IMAGES, 1), IMAGES, None, "padding still there"),
+    (mistakes.all_zeros, np.zeros_like(IMAGES), IMAGES, None, "initial value"),
+    (mistakes.transposed_square, SQUARE_DZ @ SQUARE_A.T, SQUARE_A @ SQUARE_DZ.T, None, "transpose of the expected matrix"),
+    (mistakes.one_minus, 1 / (1 + np.exp(W @ X)), sigmoid(W @ X), None, "sign of the exponent"),
+    (mistakes.divided_by_m, -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), {"m": M},
+     "did you divide by m?"),
+    (mistakes.divided_by_m, X @ (A - Y).T / M / M, X @ (A - Y).T / M, {"m": M}, "times too small"),
+    (mistakes.dropout_not_rescaled, DZ * DROP_MASK, DZ * DROP_MASK / 0.8, {"keep_prob": 0.8},
+     "divides by keep_prob"),
+    (mistakes.dropout_not_rescaled, DZ * DROP_MASK / 0.8 / 0.8, DZ * DROP_MASK / 0.8, {"keep_prob": 0.8}, "twice"),
+    (mistakes.missing_bias_correction, ewa_uncorrected(GRADS, 0.9), ewa(GRADS, 0.9), {"beta": 0.9, "t": 3},
+     "divide by (1 - beta**t)"),
+    (mistakes.missing_bias_correction, ewa_uncorrected(GRADS, 0.9) * (1 - 0.9**3), ewa(GRADS, 0.9),
+     {"beta1": 0.9, "t": 3}, "should divide"),
+    (mistakes.sign_flipped, np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
+     "sign is flipped"),
+    (mistakes.factor_two, 0.7 / M * np.sum(W**2), 0.7 / (2 * M) * np.sum(W**2), None, "twice too large"),
+    (mistakes.factor_two, 0.7 / (2 * M) * W, 0.7 / M * W, None, "half"),
+    (mistakes.constant_factor, (X @ (A - Y).T / M) * 0.01, X @ (A - Y).T / M, None, "0.01 times"),
+    (mistakes.normalized_wrong_axis, softmax(Z, axis=0), softmax(Z, axis=1), None, "along axis 0 instead of axis 1"),
+    (mistakes.normalized_wrong_axis, Z / np.linalg.norm(Z, axis=0, keepdims=True),
+     Z / np.linalg.norm(Z, axis=1, keepdims=True), None, "norm 1"),
+    (mistakes.shifted_by_one, recurrence_stores_previous(Z, np.zeros(3)), recurrence(Z, np.zeros(3)), None,
+     "off by one"),
+]
+
+
+@pytest.mark.parametrize("hint, got, expected, context, words", WRONG_IMPLEMENTATIONS,
+                         ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(WRONG_IMPLEMENTATIONS)])
+def test_hint_recognises_wrong_implementation(hint, got, expected, context, words):
+    """Does hint_for name this known mistake, and is it the hint written for it that answers?"""
+    text = hint_for(got, expected, context)
+    assert text is not None and words in text
+    evidence = mistakes.Evidence(np.asarray(got, float), np.asarray(expected, float), context or {}, True)
+    with np.errstate(all="ignore"):
+        assert hint(evidence) == text
+
+
+def test_every_hint_is_exercised_and_explained():
+    """Is every hint in HINTS tested above with a wrong implementation, and does it say why it exists?"""
+    tested = {case[0] for case in WRONG_IMPLEMENTATIONS}
+    assert [hint.__name__ for hint in mistakes.HINTS if hint not in tested] == []
+    assert all(hint.__doc__ for hint in mistakes.HINTS)
+
+
+CORRECT_ANSWERS = [
+    (sigmoid((W @ X).astype(np.float32)), sigmoid(W @ X)),
+    (X @ (A - Y).T / M, np.einsum("im,jm->ij", X, A - Y) / M),
+    (np.float32(cross_entropy(A, Y)), cross_entropy(A, Y)),
+    (softmax(Z, axis=1), np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)),
+    (recurrence(Z, np.zeros(3)), recurrence(Z, np.zeros(3)).copy()),
+    (zero_pad(IMAGES, 2), np.pad(IMAGES, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=0.0)),
+    (ewa(GRADS, 0.9), ewa(GRADS, 0.9) + 1e-12),
+]
+
+
+@pytest.mark.parametrize("got, expected", CORRECT_ANSWERS)
+def test_correct_answer_gets_no_hint(got, expected):
+    """Does a correct answer (up to float round-off) get no hint, even with context given?"""
+    context = {"m": M, "keep_prob": 0.8, "beta": 0.9, "t": 3, "pad": 2}
+    assert hint_for(got, expected, context) is None
+
+
+def test_specific_factor_wins_over_generic_factor():
+    """Is a result m times too large explained as a missing 1/m rather than as 'some factor'?"""
+    assert hint_for(np.ones(3) * 5, np.ones(3), {"m": 5}) == "the result is m = 5 times too large: did you divide by m?"
+    assert "5 times the expected" in hint_for(np.ones(3) * 5, np.ones(3))
+
+
+def test_hidden_numbers_when_not_revealing():
+    """With reveal=False, does the generic factor hint keep the kind of mistake but drop the factor?"""
+    text = hint_for(np.array([1.0, 2.0]) * 3.7, np.array([1.0, 2.0]), reveal=False)
+    assert "constant multiple" in text and "3.7" not in text
+
+
+def test_unknown_mistake_and_non_numeric_values_get_no_hint():
+    """Is None returned for an unrecognisable wrong answer and for values that are not numbers?"""
+    assert hint_for(np.array([1.0, -3.0, 2.0]), np.array([0.5, 0.25, 4.0])) is None
+    assert hint_for("relu", "sigmoid") is None
+    assert hint_for({"a": 1}, {"a": 2}) is None
+
+
+def test_constant_along_axis_is_not_called_a_shift():
+    """Is a result that is constant along an axis not mistaken for an off-by-one shift?"""
+    expected = np.tile(np.arange(4.0), (3, 1))  # constant along axis 0
+    got = expected + np.array([[0.0], [0.0], [1.0]])
+    assert hint_for(got, expected) is None or "shifted" not in hint_for(got, expected)
