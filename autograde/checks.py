@@ -30,7 +30,9 @@ Choices worth knowing:
   size 1 such as ``np.array([[0.69]])`` is accepted too when its value is right (it behaves like the
   number in what follows); pass ``strict_scalars=True`` to require a true scalar.
 - Integer arrays are accepted where floats are expected when the values match (0/1 predictions);
-  when they do not, the message says the values may have been truncated to integers.
+  when they do not and look truncated, the message says so. ``assert_equal`` is exact on values
+  and rejects a float number where an int is expected (a shape computed as 4.0 is a bug), but
+  compares arrays by value whatever their dtypes.
 - Float32 results (or float32 expected values) get tolerances widened to float32 round-off, so a
   correct answer never fails because of the precision it was computed in.
 """
@@ -120,11 +122,16 @@ def _describe(value) -> str:
     if isinstance(value, (bool, np.bool_)):
         return f"a bool ({bool(value)})"
     if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
+        return f"a {type(value).__name__} of {_items(len(value))}"
     if isinstance(value, Mapping):
         return f"a dict with keys {_keys(value)}"
-    name = type(value).__name__
+    name = getattr(value, "type_name", None)  # an opaque handle may say what it stands for
+    name = name if isinstance(name, str) and name else type(value).__name__
     return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+
+
+def _items(count: int) -> str:
+    return f"{count} item{'' if count == 1 else 's'}"
 
 
 def _keys(keys) -> str:
@@ -214,10 +221,10 @@ class _Comparer:
         if isinstance(got, np.ndarray) and not fields and expected and all(_is_number(x) for x in expected):
             return self._array(got, np.asarray(expected), path)  # a list of numbers: an array will do
         if not isinstance(got, (tuple, list)):
-            return f"{path} is {_describe(got)} but expected {kind} of {len(expected)} items."
+            return f"{path} is {_describe(got)} but expected {kind} of {_items(len(expected))}."
         if len(got) != len(expected):
             named = f" ({', '.join(fields)})" if fields else ""
-            return f"{path} has {len(got)} items but expected {len(expected)}{named}."
+            return f"{path} has {_items(len(got))} but expected {len(expected)}{named}."
         for i, (g, x) in enumerate(zip(got, expected)):
             child = f"{path}.{fields[i]}" if fields else f"{path}[{i}]"
             message = self.compare(g, x, child)
@@ -234,8 +241,10 @@ class _Comparer:
                 return f"{path} is an ndarray of shape {got.shape} but expected a number.{self.hint(got, expected)}"
             if self.strict_scalars:
                 return f"{path} is an ndarray of shape {got.shape} but expected a number: use np.squeeze or float(...)."
-            got = got.reshape(())
-        elif not _is_number(got) and not (isinstance(got, np.ndarray) and got.dtype.kind == "b"):
+            got = got.reshape(())  # a matching (1, 1) cost works like the number in what follows
+        if isinstance(got, np.ndarray) and got.dtype.kind == "b":
+            return f"{path} is an ndarray of bools but expected a number."
+        if not _is_number(got):
             return f"{path} is {_describe(got)} but expected a number."
         if self.exact and _is_integral(expected) and not _is_integral(got):
             return f"{path} is a float ({got}) but expected an integer: use int(...) or integer division //."
@@ -478,9 +487,11 @@ def _function_name(fn: Callable) -> str:
 def _parameter_names(fn: Callable) -> list[str] | None:
     """Names of ``fn``'s parameters in order, or None when they cannot be read."""
     try:
-        return list(inspect.signature(fn).parameters)
+        parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return None
+    named = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return named or None  # a proxy's (*args, **kwargs) says nothing
 
 
 def _is_not_implemented(exc: BaseException) -> bool:
@@ -665,7 +676,7 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
     if not cases:
         raise ValueError("compare_to_reference needs at least one case")
     fname = name or _function_name(student_fn)
-    names = _parameter_names(reference_fn) or _parameter_names(student_fn)
+    names = _parameter_names(student_fn) or _parameter_names(reference_fn)  # the student's own names first
     for number, case in enumerate(cases, 1):
         args, kwargs = _unpack_case(case)
         where = _describe_call(fname, names, args, kwargs)

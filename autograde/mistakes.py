@@ -80,7 +80,8 @@ def non_finite(e: Evidence) -> str | None:
         return None
     finite_expected = np.isfinite(e.expected)
     if np.any(np.isnan(e.got) & finite_expected):
-        return "NaN appears where a number is expected: log of 0, or 0/0? Clip the argument (e.g. np.clip(A, eps, 1 - eps)) or add a small epsilon."
+        return ("NaN appears where a number is expected: log of 0, 0/0, or inf/inf after exp overflowed? Clip the "
+                "argument of log (e.g. np.clip(A, eps, 1 - eps)), add a small epsilon, or subtract the maximum before exp.")
     if np.any(np.isinf(e.got) & finite_expected):
         return "inf appears where a number is expected: an overflow in exp of a large number, or a division by 0?"
     return None
@@ -190,8 +191,12 @@ def transposed_square(e: Evidence) -> str | None:
 
 
 def one_minus(e: Evidence) -> str | None:
-    """``1 - expected``: sigmoid(-z) instead of sigmoid(z), or Y and 1 - Y swapped."""
-    if e.same_shape and e.close(e.got, 1.0 - e.expected):
+    """``1 - expected``: sigmoid(-z) instead of sigmoid(z), or Y and 1 - Y swapped.
+
+    Only for probability-like values (all in [0, 1]): elsewhere ``1 - x`` is no known mistake.
+    """
+    probabilities = bool(np.all((e.expected >= 0) & (e.expected <= 1)))
+    if e.same_shape and probabilities and e.close(e.got, 1.0 - e.expected):
         return "the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped."
     return None
 
@@ -252,9 +257,12 @@ def factor_two(e: Evidence) -> str | None:
 
 
 def constant_factor(e: Evidence) -> str | None:
-    """Any other constant multiple: a learning rate, a hyperparameter or a normalisation is off."""
+    """Any other constant multiple: a learning rate, a hyperparameter or a normalisation is off.
+
+    Only for arrays with two or more non-zero entries: any two single numbers are multiples.
+    """
     c = e.factor
-    if c is None or abs(c) < 1e-12 or abs(c - 1.0) < 1e-3:
+    if np.count_nonzero(e.expected) < 2 or c is None or abs(c) < 1e-12 or abs(c - 1.0) < 1e-3:
         return None
     how = f"{c:.4g} times the expected values" if e.reveal else "a constant multiple of the expected values"
     return f"the result is {how}: a constant factor is off (a learning rate, a 1/m, a hyperparameter?)."

@@ -127,7 +127,7 @@ def test_list_where_array_expected():
 def test_tuple_length_message():
     """Does a function that returns too few outputs get told how many it returned and how many are expected?"""
     message = failure(checks.assert_close, (np.ones(2),), (np.ones(2), 1.0), name="output")
-    assert message == "output has 1 items but expected 2."
+    assert message == "output has 1 item but expected 2."
 
 
 def test_namedtuple_cache_path_uses_field_names():
@@ -139,7 +139,7 @@ def test_namedtuple_cache_path_uses_field_names():
     expected = LinearCache(np.ones((2, 3)), np.ones((1, 2)))
     message = failure(checks.assert_close, (np.ones((2, 3)), np.ones((2, 1))), expected, name="cache")
     assert message.startswith("cache.W has shape (2, 1) but expected (1, 2).")
-    assert "1 items but expected 2 (A_prev, W)" in failure(checks.assert_close, (np.ones((2, 3)),), expected, name="cache")
+    assert "1 item but expected 2 (A_prev, W)" in failure(checks.assert_close, (np.ones((2, 3)),), expected, name="cache")
 
 
 def test_dict_missing_and_extra_keys_are_named():
@@ -349,6 +349,17 @@ def test_kwargs_cases():
     checks.compare_to_reference(reference, reference, [{"args": (np.ones(3),), "kwargs": {"scale": 2.0}}])
     message = failure(checks.compare_to_reference, student, reference, [{"args": (np.ones(3),), "kwargs": {"scale": 2.0}}])
     assert message.startswith("student(x, scale) for x of shape (3,), scale = 2: the output differs")
+
+
+def test_student_parameter_names_are_used():
+    """Are the arguments called by the student's own parameter names, and the reference's for a proxy?"""
+    def reference(Z):
+        return sigmoid(Z)
+
+    message = failure(checks.compare_to_reference, lambda z: z, reference, [(np.zeros(2),)], name="sigmoid")
+    assert message.startswith("sigmoid(z) for z of shape (2,)")
+    message = failure(checks.compare_to_reference, RemoteFunction("sigmoid", lambda z: z), reference, [(np.zeros(2),)])
+    assert message.startswith("sigmoid(Z) for Z of shape (2,)")
 
 
 def test_input_mutation_is_reported_even_when_output_is_right():

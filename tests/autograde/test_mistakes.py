@@ -189,3 +189,10 @@ def test_constant_along_axis_is_not_called_a_shift():
     expected = np.tile(np.arange(4.0), (3, 1))  # constant along axis 0
     got = expected + np.array([[0.0], [0.0], [1.0]])
     assert hint_for(got, expected) is None or "shifted" not in hint_for(got, expected)
+
+
+def test_no_generic_guess_for_single_numbers_or_non_probabilities():
+    """Is a wrong number not 'explained' as some factor, and 1 - x suggested only for values in [0, 1]?"""
+    assert hint_for(0.25, 1.05) is None
+    assert hint_for(np.array([-2.0, 3.0]), np.array([3.0, -2.0])) is None
+    assert "1 - expected" in hint_for(np.array([0.8, 0.3]), np.array([0.2, 0.7]))
