@@ -123,7 +123,12 @@ def transposed(e: Evidence) -> str | None:
         return None
     if e.close(e.got.T, e.expected):
         return "it is the transpose of the expected array: remove (or add) a .T, or swap the factors of the matrix product."
-    return "its shape is the transpose of the expected one: check the order of the factors in the matrix product (e.g. W @ A, not A @ W) and any .T."
+    if 1 in e.got.shape:  # (1, n) for (n, 1): a product in the wrong order, or a sum over the wrong axis
+        axis = e.expected.shape.index(1)
+        return (f"its shape is the transpose of the expected one: check the axis of a sum or mean (here axis={axis}, "
+                f"keepdims=True), the order of the factors in a matrix product, and any .T.")
+    return ("its shape is the transpose of the expected one: check the order of the factors in a matrix product "
+            "(e.g. W @ A, not A @ W), the shape given to reshape, and any .T.")
 
 
 def wrong_axis(e: Evidence) -> str | None:
