@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,40 @@ def configuration() -> dict:
         "threading_layer_requested": numba.config.THREADING_LAYER,
         "cache_dir": numba.config.CACHE_DIR or str(PACKAGE_DIR / "__pycache__"),
     }
+
+
+def num_threads() -> int:
+    """Threads the batch-split kernels use: ``DLKIT_NUM_THREADS`` or the CPUs this process may use."""
+    if os.environ.get("DLKIT_NUM_THREADS"):
+        return max(1, int(os.environ["DLKIT_NUM_THREADS"]))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """The process-wide pool of helper threads, created on first use (threads sleep when idle)."""
+    global _pool
+    if _pool is None or _pool._max_workers < workers:
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlkit-kernel")
+    return _pool
+
+
+def run_batch_split(kernel, m: int, *args, min_work: int = 0, work: int = 0) -> None:
+    """Run ``kernel(*args, start, stop)`` over examples ``0:m``, in parts on several threads.
+
+    The kernel must release the GIL and touch only the examples it is given. The calling
+    thread takes the first part. Runs in the calling thread alone when there is one CPU,
+    one example, or less ``work`` (any measure, e.g. numbers written) than ``min_work``.
+    """
+    threads = min(num_threads(), m)
+    if threads <= 1 or work < min_work or not jit_enabled():
+        kernel(*args, 0, m)
+        return
+    bounds = [m * t // threads for t in range(threads + 1)]
+    pool = _thread_pool(threads - 1)
+    futures = [pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+    kernel(*args, bounds[0], bounds[1])
+    for future in futures:
+        future.result()
