@@ -16,7 +16,9 @@ NBGRADER_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.assignment_list",
     "nbgrader.server_extensions.course_list",
 )
-NBGRADER_LAB_PLUGINS = tuple(
+# The package name disables every plugin of the package, present and future; the plugins are also
+# listed one by one so that each shows as disabled (and locked) in the plugin manager.
+NBGRADER_LAB_PLUGINS = ("@jupyter/nbgrader",) + tuple(
     f"@jupyter/nbgrader:{plugin}"
     for plugin in ("formgrader", "create-assignment", "course-list", "assignment-list",
                    "validate-assignment", "menu")
