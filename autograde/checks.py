@@ -19,6 +19,14 @@ Traceback (most recent call last):
 ...
 AssertionError: grads["dw"] has shape (1, 3) but expected (3, 1). Hint: it is the transpose of the expected array: remove (or add) a .T, or swap the factors of the matrix product.
 
+A test cell reads like this (visible checks, hidden ones, then the line that prints the points)::
+
+    checks.compare_to_reference(propagate, dlkit_propagate, [(w, b, X, Y)], output_names=("grads", "cost"),
+                                context=lambda w, b, X, Y: {"m": X.shape[1]})
+    checks.check_backward(linear_backward, linear_forward, (A_prev, W, b), wrt=("A_prev", "W", "b"),
+                          reference_forward=dlkit_linear_forward)
+    checks.passed("propagate", 2)
+
 The checks accept any callables: real functions in the student's kernel, or the grader's proxies
 that run the student's function elsewhere. Under ``redacted()`` (the grader's hidden tests) the
 messages keep the kind of problem, the index, the shapes and the hint, and drop expected values.
@@ -284,7 +292,8 @@ class _Comparer:
             if bad.any():
                 flat = np.flatnonzero(bad)
                 where = _index(np.unravel_index(flat[0], got.shape))
-                return f"{path} contains {what} at index {where} ({flat.size} of {got.size} entries) where a number is expected.{self.hint(got, expected)}"
+                return (f"{path} contains {what} at index {where} ({flat.size} of {got.size} entries) "
+                        f"where a number is expected.{self.hint(got, expected)}")
         return None
 
     def _values(self, got: np.ndarray, expected: np.ndarray, path: str) -> str | None:
@@ -298,7 +307,8 @@ class _Comparer:
             return self._mismatch(shown_got.item(), shown_expected.item(), path, first if got.ndim else None)
         text = _value_text(got.astype(np.float64), expected.astype(np.float64), wrong, first, path)
         if expected.dtype.kind == "f" and got.dtype.kind in "biu" and _truncated(got, expected):
-            return f"{text} Hint: {path} has integer dtype {got.dtype} but floats are expected: were the values truncated (an integer np.zeros, or //)?"
+            return (f"{text} Hint: {path} has integer dtype {got.dtype} but floats are expected: "
+                    f"were the values truncated (an integer np.zeros, or //)?")
         small = _small_difference_note(got, expected, self) if not self.exact else ""
         return f"{text}{small}{self.hint(got, expected)}"
 
@@ -318,7 +328,8 @@ class _Comparer:
     def _other(self, got, expected, path: str) -> str | None:
         """Strings, bools, None and other objects: exact equality, with the type checked first."""
         if isinstance(expected, (bool, np.bool_)):
-            if not isinstance(got, (bool, np.bool_)) and not (isinstance(got, np.ndarray) and got.shape == () and got.dtype.kind == "b"):
+            is_bool = isinstance(got, (bool, np.bool_)) or (isinstance(got, np.ndarray) and got.shape == () and got.dtype.kind == "b")
+            if not is_bool:
                 return f"{path} is {_describe(got)} but expected a bool (True or False)."
             return None if bool(got) == bool(expected) else self._mismatch(bool(got), bool(expected), path)
         if isinstance(expected, str) and not isinstance(got, str):
@@ -758,11 +769,14 @@ def _gradients_by_label(grads, labels: list[str], bname: str) -> dict | str:
     """The student's gradients keyed by label, or a message saying what is wrong with them."""
     if isinstance(grads, Mapping):
         missing = [label for label in labels if label not in grads]
-        return {label: grads[label] for label in labels} if not missing else f"{bname} returned a dict that {_key_problem(missing, [])}."
+        if missing:
+            return f"{bname} returned a dict that {_key_problem(missing, [])}."
+        return {label: grads[label] for label in labels}
     if len(labels) == 1 and isinstance(grads, np.ndarray):
         grads = (grads,)
     if not isinstance(grads, (tuple, list)) or len(grads) != len(labels):
-        return f"{bname} returned {_describe(grads)} but expected {len(labels)} gradient{'s' if len(labels) > 1 else ''} ({', '.join(labels)})."
+        plural = "s" if len(labels) > 1 else ""
+        return f"{bname} returned {_describe(grads)} but expected {len(labels)} gradient{plural} ({', '.join(labels)})."
     return dict(zip(labels, grads))
 
 
@@ -849,7 +863,9 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
         called ``dW``; a Mapping ``{"dW": "W"}`` sets the labels. A backward returning a dict
         is read by these labels.
     reference_forward : callable, optional
-        The trusted forward differentiated numerically (default ``forward_fn``).
+        The trusted forward differentiated numerically (default ``forward_fn``). Give it in graded
+        tests: differentiating the student's forward through a grader proxy is slow, and a wrong
+        forward would make a matching wrong backward pass.
     seed : int, default 0
         Seed of the random upstream gradient ``dout``.
     rtol : float, default 1e-5

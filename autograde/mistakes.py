@@ -100,7 +100,8 @@ def not_reduced(e: Evidence) -> str | None:
 def over_reduced(e: Evidence) -> str | None:
     """A single number where an array is expected: np.sum or np.mean ran without ``axis=``."""
     if e.got.size == 1 and e.expected.size > 1:
-        return f"a single number came back where an array of shape {e.expected.shape} is expected: did np.sum or np.mean run without axis=...?"
+        return (f"a single number came back where an array of shape {e.expected.shape} is expected: "
+                f"did np.sum or np.mean run without axis=...?")
     return None
 
 
@@ -202,7 +203,8 @@ def one_minus(e: Evidence) -> str | None:
     """
     probabilities = bool(np.all((e.expected >= 0) & (e.expected <= 1)))
     if e.same_shape and probabilities and e.close(e.got, 1.0 - e.expected):
-        return "the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), or whether Y and 1 - Y are swapped."
+        return ("the result looks like 1 - expected: check the sign of the exponent (sigmoid(z) = 1 / (1 + exp(-z))), "
+                "or whether Y and 1 - Y are swapped.")
     return None
 
 
@@ -224,7 +226,8 @@ def dropout_not_rescaled(e: Evidence) -> str | None:
     if not keep_prob or keep_prob == 1:
         return None
     if e.factor_is(keep_prob):
-        return f"the result is keep_prob = {keep_prob} times the expected one: inverted dropout divides by keep_prob after applying the mask."
+        return (f"the result is keep_prob = {keep_prob} times the expected one: "
+                f"inverted dropout divides by keep_prob after applying the mask.")
     if e.factor_is(1.0 / keep_prob):
         return f"the result is 1 / keep_prob = {1.0 / keep_prob:.4g} times the expected one: is it divided by keep_prob twice?"
     return None
@@ -282,7 +285,8 @@ def normalized_wrong_axis(e: Evidence) -> str | None:
         for measure, what in ((np.sum, "sum to 1"), (np.linalg.norm, "have norm 1")):
             ones = lambda a, ax: bool(np.allclose(measure(a, axis=ax), 1.0, rtol=_RTOL))  # noqa: E731
             if ones(e.expected, axis) and ones(e.got, other) and not ones(e.got, axis):
-                return f"the result is normalized along axis {other} instead of axis {axis} (the entries should {what} along axis {axis}): use axis={axis}, keepdims=True."
+                return (f"the result is normalized along axis {other} instead of axis {axis} "
+                        f"(the entries should {what} along axis {axis}): use axis={axis}, keepdims=True.")
     return None
 
 
