@@ -8,8 +8,9 @@ The steps, in order, and why:
 
 1. ``generate``: nbgrader's generate_assignment, driven once in this process (importing nbgrader
    costs seconds) on a throwaway nbgrader course directory that holds only the notebooks, so no
-   other file of ``solutions/`` can be copied along; the release then gets a python3 kernelspec
-   (JupyterLab opens it straight into a kernel) and no outputs.
+   other file of ``solutions/`` can be copied along, and without a gradebook (nothing would read
+   it); the release then gets a python3 kernelspec (JupyterLab opens it straight into a kernel)
+   and no outputs.
 2. ``static_problems``: structure (unique grade ids, a test cell after every solution cell, every
    test cell ending with ``checks.passed(name, points)`` that matches its points) and leaks (no
    solution or hidden-test line, no distinctive number of a hidden test, in the release).
@@ -111,12 +112,19 @@ def generate(sources: list[Path], out_dir: Path) -> dict[str, str]:
     """
     _nbgrader_environment()
     from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import SaveCells
     from traitlets.config import Config
 
     errors = {}
     with tempfile.TemporaryDirectory(prefix="autograde-nbgrader-") as root:
         config = Config()
         config.CourseDirectory.root = os.path.abspath(root)
+        # The gradebook of this throwaway course would be deleted unread: skip it (and the
+        # `alembic` subprocess that creates it, most of the time of a small release).
+        config.GenerateAssignment.no_database = True
+        config.GenerateAssignment.preprocessors = [
+            step for step in GenerateAssignment.class_traits()["preprocessors"].default() if step is not SaveCells]
         api = NbGraderAPI(config=config)
         for source in sources:
             folder = Path(root, "source", source.stem)
