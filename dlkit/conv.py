@@ -62,7 +62,7 @@ def output_size(n_prev: int, f: int, stride: int, pad: int) -> int:
     return (n_prev + 2 * pad - f) // stride + 1
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int) -> int:
     """``value`` as an int >= ``minimum``, or ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -83,16 +83,16 @@ def check_hparameters(hparameters, expected: tuple[str, ...], layer: str) -> Non
 def conv_padding(hparameters: dict, f: int) -> tuple[int, int]:
     """Return ``(stride, pad)`` from conv ``hparameters``, resolving ``pad="same"``."""
     check_hparameters(hparameters, CONV_HPARAMETERS, "conv")
-    stride = _check_int('hparameters["stride"]', hparameters["stride"], 1)
+    stride = check_int('hparameters["stride"]', hparameters["stride"], 1)
     pad = hparameters["pad"]
     if pad == "same":
         if f % 2 == 0:
             raise ValueError(f'pad="same" needs an odd filter size f, got f={f}')
         return stride, (f - 1) // 2
-    return stride, _check_int('hparameters["pad"]', pad, 0)
+    return stride, check_int('hparameters["pad"]', pad, 0)
 
 
-def _check_output_size(n_H_prev, n_W_prev, f, stride, pad, what="f") -> tuple[int, int]:
+def check_output_size(n_H_prev, n_W_prev, f, stride, pad, what="f") -> tuple[int, int]:
     """``(n_H, n_W)``, or ``ValueError`` quoting the formula when one of them is <= 0."""
     n_H, n_W = output_size(n_H_prev, f, stride, pad), output_size(n_W_prev, f, stride, pad)
     if n_H <= 0 or n_W <= 0:
@@ -114,7 +114,7 @@ def _check_conv_inputs(A_prev, W, b, hparameters):
                          f"(A_prev shape {A_prev.shape}); W must be (f, f, {A_prev.shape[3]}, n_C)")
     expect_shape("b", b, (1, 1, 1, n_C))
     stride, pad = conv_padding(hparameters, f)
-    _check_output_size(A_prev.shape[1], A_prev.shape[2], f, stride, pad)
+    check_output_size(A_prev.shape[1], A_prev.shape[2], f, stride, pad)
     dtype = float_dtype(A_prev, W, b)
     return A_prev.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False), stride, pad
 
@@ -125,7 +125,7 @@ def _check_dZ(dZ, cache: ConvCache):
         raise ValueError("cache must be the ConvCache returned by conv_forward")
     A_prev, W, _, hparameters = cache[:4]
     stride, pad = conv_padding(hparameters, W.shape[0])
-    n_H, n_W = _check_output_size(A_prev.shape[1], A_prev.shape[2], W.shape[0], stride, pad)
+    n_H, n_W = check_output_size(A_prev.shape[1], A_prev.shape[2], W.shape[0], stride, pad)
     dZ = as_array("dZ", dZ, ndim=4)
     expect_shape("dZ", dZ, (A_prev.shape[0], n_H, n_W, W.shape[3]))
     return dZ.astype(float_dtype(A_prev, W, dZ), copy=False), stride, pad
@@ -153,7 +153,7 @@ def zero_pad(X, pad: int) -> np.ndarray:
            [0., 0., 0., 0.]])
     """
     X = as_array("X", X, ndim=4)
-    pad = _check_int("pad", pad, 0)
+    pad = check_int("pad", pad, 0)
     return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="constant", constant_values=0)
 
 

@@ -18,6 +18,11 @@ Importing this package, before any Numba thread starts, settles three things:
   ``NUMBA_CACHE_DIR`` to a writable directory (``$XDG_CACHE_HOME/dlkit/numba``,
   ``~/.cache/dlkit/numba`` or a per-user folder in the temporary directory).
   An explicit ``NUMBA_CACHE_DIR`` is always respected.
+* **Memory reuse.** A convolution allocates arrays of a few MB on every call. glibc returns
+  such blocks to the system when they are freed and the next call pays a page fault per 4 KB
+  again (measured: 4 ms instead of 0.5 ms for three 7 MB arrays). On glibc dlkit raises the
+  allocator's mmap and trim thresholds (``mallopt``) so freed blocks are reused, as
+  deep-learning frameworks' caching allocators do; ``DLKIT_KEEP_MALLOC=1`` leaves them alone.
 * **Dtypes.** :func:`float_dtype` and :func:`as_float` pick float32 when every input is
   float32 and float64 otherwise, so float32 in means float32 out.
 
@@ -26,6 +31,7 @@ slow, but steppable in a debugger and checked by the same tests.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import tempfile
@@ -86,7 +92,20 @@ def _configure_numba_environment() -> None:
         config.reload_config()
 
 
+def _keep_freed_memory(threshold: int = 1 << 28) -> bool:
+    """Ask glibc to serve blocks below ``threshold`` bytes from the heap and keep them when freed."""
+    if os.environ.get("DLKIT_KEEP_MALLOC") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from malloc.h
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2 * threshold))
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return False
+
+
 _configure_numba_environment()
+MALLOC_TUNED = _keep_freed_memory()
 
 import numba  # noqa: E402  (must follow the environment set-up above)
 
@@ -137,6 +156,8 @@ def configuration() -> dict:
         "numba": numba.__version__,
         "threading_layer_requested": numba.config.THREADING_LAYER,
         "cache_dir": numba.config.CACHE_DIR or str(PACKAGE_DIR / "__pycache__"),
+        "threads": num_threads(),
+        "malloc_tuned": MALLOC_TUNED,
     }
 
 

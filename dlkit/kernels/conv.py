@@ -94,6 +94,37 @@ def col2im(dcols, f, stride, pad, dA_prev, start, stop):
                         dst[d + k] += src[s + k]
 
 
+@jit
+def add_bias(Z_rows, b, start, stop):
+    """``Z_rows[r, :] += b`` for rows ``start:stop``. Z_rows : (rows, n_C); b : (n_C,)."""
+    n_C = Z_rows.shape[1]
+    flat = Z_rows.reshape(Z_rows.size)
+    for r in range(start, stop):
+        o = np.uint64(r * n_C)
+        for c in range(np.uint64(n_C)):
+            flat[o + c] += b[c]
+
+
+@jit
+def column_sums(X_rows, out):
+    """``out[c] = sum_r X_rows[r, c]`` in float64. X_rows : (rows, n_C); out : (n_C,), written.
+
+    Eight rows at a time into eight partial sums: independent additions that vectorize.
+    """
+    rows, n_C = X_rows.shape
+    acc = np.zeros((8, n_C), dtype=np.float64)
+    whole = rows - rows % 8
+    for r in range(0, whole, 8):
+        for t in range(8):
+            for c in range(n_C):
+                acc[t, c] += X_rows[r + t, c]
+    for r in range(whole, rows):
+        for c in range(n_C):
+            acc[0, c] += X_rows[r, c]
+    for c in range(n_C):
+        out[c] = acc[:, c].sum()
+
+
 # ---------------------------------------------------------------- forward and backward passes
 # Work below which splitting a batch over threads costs more than it saves (numbers written).
 MIN_SPLIT_WORK = 1 << 16
@@ -138,7 +169,7 @@ def conv_forward(A_prev, W, b, stride, pad):
     n_W = (n_W_prev + 2 * pad - f) // stride + 1
     cols = receptive_fields(np.ascontiguousarray(A_prev), f, stride, pad)
     Z = np.matmul(cols, W.reshape(f * f * n_C_prev, n_C))  # (m*n_H*n_W, n_C)
-    Z += b.reshape(n_C)
+    run_batch_split(add_bias, Z.shape[0], Z, b.reshape(n_C), work=Z.size, min_work=MIN_SPLIT_WORK)
     return Z.reshape(m, n_H, n_W, n_C), cols
 
 
@@ -154,6 +185,7 @@ def conv_backward(dZ, A_prev, W, cols, stride, pad):
     dZ_rows = np.ascontiguousarray(dZ).reshape(-1, n_C)  # (m*n_H*n_W, n_C)
     W_rows = np.ascontiguousarray(W).reshape(f * f * n_C_prev, n_C)
     dW = np.matmul(cols.T, dZ_rows).reshape(W.shape)  # (f*f*n_C_prev, n_C) -> (f, f, n_C_prev, n_C)
-    db = dZ_rows.sum(axis=0).reshape(1, 1, 1, n_C)
+    db = np.empty((1, 1, 1, n_C), dtype=dZ.dtype)
+    column_sums(dZ_rows, db.reshape(n_C))
     dcols = np.matmul(dZ_rows, W_rows.T)  # (m*n_H*n_W, f*f*n_C_prev)
     return fields_to_image(dcols, f, stride, pad, A_prev.shape), dW, db
