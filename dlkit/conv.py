@@ -205,7 +205,7 @@ def conv_forward_reference(A_prev, W, b, hparameters):
 def conv_backward_reference(dZ, cache: ConvCache):
     """Convolution backward pass with explicit loops (the notes' version). See :func:`conv_backward`."""
     dZ, stride, pad = _check_dZ(dZ, cache)
-    A_prev, W = cache.A_prev.astype(dZ.dtype, copy=False), cache.W.astype(dZ.dtype, copy=False)
+    A_prev, W = cache[0].astype(dZ.dtype, copy=False), cache[1].astype(dZ.dtype, copy=False)
     m, n_H, n_W, n_C = dZ.shape
     f = W.shape[0]
     A_prev_pad = zero_pad(A_prev, pad)
@@ -292,7 +292,7 @@ def conv_backward(dZ, cache: ConvCache, implementation: str = "fast"):
     if check_implementation(implementation) == "reference":
         return conv_backward_reference(dZ, cache)
     dZ, stride, pad = _check_dZ(dZ, cache)
-    A_prev, W = as_float(cache.A_prev, dZ.dtype), as_float(cache.W, dZ.dtype)
+    A_prev, W = as_float(cache[0], dZ.dtype), as_float(cache[1], dZ.dtype)
     cols = cache[4] if len(cache) > 4 else None
     cols = cols if cols is not None and cols.dtype == dZ.dtype else None
     return kernels.conv_backward(as_float(dZ, dZ.dtype), A_prev, W, cols, stride, pad)
