@@ -146,3 +146,11 @@ def pool_backward(dA, A_prev, f, stride, mode):
         run_batch_split(avg_pool_backward, dA.shape[0], dA, f, stride, dA_prev,
                         work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return dA_prev
+
+
+def warmup(dtype) -> None:
+    """Compile (or load from the cache) every kernel of this module for ``dtype``."""
+    A_prev = np.random.default_rng(0).standard_normal((2, 4, 4, 3)).astype(dtype)
+    for mode in ("max", "average"):
+        A = pool_forward(A_prev, 2, 2, mode)
+        pool_backward(A, A_prev, 2, 2, mode)
