@@ -34,6 +34,7 @@ import tokenize
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -244,27 +245,43 @@ def release_problems(name: str, nb) -> list[str]:
 # ----------------------------------------------------------------------------- leaks
 
 
-def _secrets(nb) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Lines and distinctive numbers that must not reach the release, each with its cell label.
+class Secrets(NamedTuple):
+    """What of a source notebook must not reach its release, each item with its cell's grade_id."""
 
-    A line that the notebook's public code (outside every marked region) also holds, e.g. in a
-    docstring, is shown on purpose and is not a secret; one copied into markdown still is.
+    hidden_lines: list[tuple[str, str]]  # every line of a hidden test
+    solutions: list[tuple[str, list[str]]]  # the lines of each solution region
+    numbers: list[tuple[str, str]]  # distinctive numeric literals of hidden tests
+
+
+def _secrets(nb) -> Secrets:
+    """The secret lines and numbers of a source notebook, whitespace-normalised.
+
+    Lines shorter than MIN_SECRET_LINE are too common to tell anything. A line that the
+    notebook's public code (outside every marked region) also holds, e.g. in a docstring or a
+    visible test, is shown on purpose and is not a secret; one copied into markdown still is.
     """
-    public_code, public_numbers, lines, numbers = [], set(), [], []
+    public_code, public_numbers, hidden, solutions, numbers = [], set(), [], [], []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         solution, rest = nbs.split_regions(cell.source, nbs.SOLUTION_MARKERS)
-        hidden, rest = nbs.split_regions(rest, nbs.HIDDEN_TESTS_MARKERS)
+        hidden_regions, rest = nbs.split_regions(rest, nbs.HIDDEN_TESTS_MARKERS)
         public_code += [_normalise(line) for line in rest.splitlines()]
         public_numbers.update(_numbers(rest))
         gid = nbs.grade_id(cell) or "?"
-        lines += [(gid, _normalise(line)) for region in solution + hidden for line in region.splitlines()]
-        numbers += [(gid, number) for region in hidden for number in _numbers(region)]
+        hidden += [(gid, _normalise(line)) for region in hidden_regions for line in region.splitlines()]
+        solutions += [(gid, [_normalise(line) for line in region.splitlines()]) for region in solution]
+        numbers += [(gid, number) for region in hidden_regions for number in _numbers(region)]
     public_text = "\n".join(public_code)
-    lines = [(gid, line) for gid, line in lines if len(line) >= MIN_SECRET_LINE and line not in public_text]
-    numbers = [(gid, number) for gid, number in numbers if number not in public_numbers]
-    return lines, numbers
+
+    def secret(line: str) -> bool:
+        return len(line) >= MIN_SECRET_LINE and line not in public_text
+
+    return Secrets(
+        hidden_lines=[(gid, line) for gid, line in hidden if secret(line)],
+        solutions=[(gid, [line for line in lines if secret(line)]) for gid, lines in solutions],
+        numbers=[(gid, number) for gid, number in numbers if number not in public_numbers],
+    )
 
 
 def _normalise(line: str) -> str:
@@ -300,19 +317,27 @@ def _all_text(node) -> str:
 
 
 def content_leaks(name: str, source, release) -> list[str]:
-    """Solution or hidden-test lines, and hidden tests' distinctive numbers, found in the release."""
+    """Hidden-test lines and numbers, and solutions, found in the release.
+
+    Any hidden-test line or distinctive number is a leak. A solution leaks when the release shows
+    its only line or two or more of its lines: one line of a longer solution is a hint an author
+    may give on purpose (e.g. ``rng = np.random.default_rng(seed)`` in the instructions).
+    """
     text = _all_text(release)
-    lines, numbers = _secrets(source)
-    problems = []
-    for marker in nbs.SOLUTION_MARKERS + nbs.HIDDEN_TESTS_MARKERS:
-        if marker in text:
-            problems.append(f"{name}: the release still contains the marker {marker!r}")
-    for gid, line in lines:
+    secrets = _secrets(source)
+    problems = [f"{name}: the release still contains the marker {marker!r}"
+                for marker in nbs.SOLUTION_MARKERS + nbs.HIDDEN_TESTS_MARKERS if marker in text]
+    for gid, line in secrets.hidden_lines:
         if line in text:
-            problems.append(f"{name}: leak of a hidden line of cell {gid!r} into the release: {line!r}")
-    for gid, number in numbers:
+            problems.append(f"{name}: leak of a hidden test line of cell {gid!r} into the release: {line!r}")
+    for gid, number in secrets.numbers:
         if re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", text):
             problems.append(f"{name}: leak of the hidden test value {number} of cell {gid!r} into the release")
+    for gid, lines in secrets.solutions:
+        shown = [line for line in lines if line in text]
+        if shown and len(shown) >= min(2, len(lines)):
+            problems.append(f"{name}: leak of the solution of cell {gid!r} into the release: "
+                            + "; ".join(repr(line) for line in shown))
     return problems
 
 

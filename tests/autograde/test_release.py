@@ -118,23 +118,31 @@ def test_hidden_test_copied_into_markdown_is_a_leak(generated):
     assert any("hidden test value 2.469" in p for p in problems)
 
 
-def test_solution_line_in_release_is_a_leak(generated):
-    """Is a solution line that reaches the release (here in a code comment) reported?"""
+def test_solution_in_release_is_a_leak(generated):
+    """Is a solution pasted into the release (here into a markdown cell) reported?"""
     source, nb = generated
-    nb.cells[2].source += "\n# total = float(np.dot(x, x))"
-    problems = release.content_leaks("01_tiny", source, nb)
-    assert problems == ["01_tiny: leak of a hidden line of cell 'sum_of_squares' into the release: "
-                        "'total = float(np.dot(x, x))'"]
+    pasted = new_markdown_cell("```python\ndoubled = 2 * x\nreturn doubled\n```")
+    source.cells.insert(1, pasted)
+    nb.cells.insert(1, pasted)
+    assert release.content_leaks("01_tiny", source, nb) == [
+        "01_tiny: leak of the solution of cell 'double' into the release: 'doubled = 2 * x'; 'return doubled'"]
 
 
-def test_line_shown_in_public_code_is_not_a_leak():
-    """Is a solution line that the source also shows in its public code (a docstring) not a leak?"""
+def test_one_line_of_a_longer_solution_is_a_hint_not_a_leak(generated):
+    """Is one line of a two-line solution, given in the instructions, accepted as a hint?"""
+    source, nb = generated
+    hint = new_markdown_cell("Start with `doubled = 2 * x`.")
+    source.cells.insert(1, hint)
+    nb.cells.insert(1, hint)
+    assert release.content_leaks("01_tiny", source, nb) == []
+
+
+def test_line_shown_in_public_code_is_not_a_secret():
+    """Is a solution line that the source also shows in its public code (a docstring) not a secret?"""
     source = tiny_source()
     source.cells[4].source = source.cells[4].source.replace('"""Sum', '"""total = float(np.dot(x, x)). Sum')
-    secret_lines = release._secrets(source)[0]
-    assert ("sum_of_squares", "total = float(np.dot(x, x))") not in secret_lines
-    assert ("sum_of_squares", "return total") in secret_lines
-    assert ("double", "doubled = 2 * x") in secret_lines
+    solutions = dict(release._secrets(source).solutions)
+    assert solutions == {"double": ["doubled = 2 * x", "return doubled"], "sum_of_squares": ["return total"]}
 
 
 def test_structure_problems_name_the_cell():
@@ -188,7 +196,8 @@ def test_check_catches_a_stale_course_and_a_failed_release_changes_nothing(tmp_p
     assert "01_tiny" in ok.stdout and "up to date" in ok.stdout
 
     changed = tiny_source()
-    changed.cells[1].source += "\nNow with a planted leak: `doubled = 2 * x`."
+    hidden_line = DOUBLE_TEST.splitlines()[2]
+    changed.cells[1].source += f"\nA planted leak: `{hidden_line}`"
     nbformat.write(changed, str(solutions / "01_tiny.ipynb"))
     before = (course / "01_tiny.ipynb").read_bytes()
     stale = run_cli("release", "--check", cwd=tmp_path)
@@ -196,7 +205,7 @@ def test_check_catches_a_stale_course_and_a_failed_release_changes_nothing(tmp_p
     assert "course/01_tiny.ipynb: differs from what solutions/ generates" in stale.stderr
     failed = run_cli("release", cwd=tmp_path)
     assert failed.returncode == 1
-    assert "leak of a hidden line of cell 'double' into the release: 'doubled = 2 * x'" in failed.stderr
+    assert "error: 01_tiny: leak of a hidden test line of cell 'double_test' into the release" in failed.stderr
     assert "left untouched" in failed.stderr
     assert (course / "01_tiny.ipynb").read_bytes() == before
     assert sorted(p.name for p in course.iterdir()) == ["01_tiny.ipynb"]
