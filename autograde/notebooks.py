@@ -1,6 +1,7 @@
 """Reading course notebooks: nbgrader cell metadata and the marked regions of a cell's source."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -90,3 +91,26 @@ def split_regions(source: str, markers: tuple[str, str]) -> tuple[list[str], str
     if current is not None:
         raise ValueError(f"{begin!r} is never closed by {end!r}")
     return regions, "\n".join(outside)
+
+
+def passed_call(source: str) -> tuple[str, float] | None:
+    """``(name, points)`` when the last statement of ``source`` is ``checks.passed("name", points)``.
+
+    >>> passed_call('checks.assert_close(f(1), 2, name="f")\\nchecks.passed("f", 2)')
+    ('f', 2.0)
+    >>> passed_call('checks.passed("f", 2)\\nprint("done")') is None
+    True
+    """
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    call = body[-1].value if body and isinstance(body[-1], ast.Expr) else None
+    if not (isinstance(call, ast.Call) and ast.unparse(call.func) == "checks.passed"):
+        return None
+    if len(call.args) != 2 or not all(isinstance(a, ast.Constant) for a in call.args):
+        return None
+    name, points = (a.value for a in call.args)
+    if not isinstance(name, str) or isinstance(points, bool) or not isinstance(points, (int, float)):
+        return None
+    return name, float(points)

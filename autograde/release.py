@@ -21,7 +21,6 @@ The steps, in order, and why:
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import io
 import json
@@ -201,29 +200,12 @@ def _test_cell_problems(label: str, cell) -> list[str]:
     points = nbs.nbgrader_metadata(cell).get("points")
     if not points or float(points) <= 0:
         return [f"{label}: a test cell needs positive points, has {points!r}"]
-    passed = _final_passed_call(cell.source)
+    passed = nbs.passed_call(cell.source)
     if passed is None:
         return [f"{label}: the last statement must be checks.passed(name, points)"]
     if passed[1] != float(points):
         return [f"{label}: checks.passed gives {passed[1]:g} points but the cell is worth {float(points):g}"]
     return []
-
-
-def _final_passed_call(source: str) -> tuple[str, float] | None:
-    """``(name, points)`` when the cell's last statement is ``checks.passed("name", points)``."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return None
-    call = body[-1].value if body and isinstance(body[-1], ast.Expr) else None
-    if not (isinstance(call, ast.Call) and ast.unparse(call.func) == "checks.passed"):
-        return None
-    if len(call.args) != 2 or not all(isinstance(a, ast.Constant) for a in call.args):
-        return None
-    name, points = (a.value for a in call.args)
-    if not isinstance(name, str) or not isinstance(points, (int, float)):
-        return None
-    return name, float(points)
 
 
 def release_problems(name: str, nb) -> list[str]:

@@ -25,13 +25,20 @@ NBGRADER_LAB_PLUGINS = ("@jupyter/nbgrader",) + tuple(
 )
 
 
+def server_extensions() -> dict[str, bool]:
+    """Whether each of nbgrader's server extensions is enabled in sys.prefix's config."""
+    from jupyter_core.paths import ENV_CONFIG_PATH  # [sys.prefix/etc/jupyter]
+    from jupyter_server.extension.config import ExtensionConfigManager
+
+    manager = ExtensionConfigManager(read_config_path=[ENV_CONFIG_PATH[0]])
+    return {name: bool(manager.enabled(name)) for name in NBGRADER_SERVER_EXTENSIONS}
+
+
 def disable_server_extensions() -> list[str]:
     """Disable nbgrader's server extensions in sys.prefix's config; the ones that changed."""
-    from jupyter_server.extension.config import ExtensionConfigManager
-    from jupyter_server.extension.serverextension import _get_config_dir, toggle_server_extension_python
+    from jupyter_server.extension.serverextension import toggle_server_extension_python
 
-    manager = ExtensionConfigManager(read_config_path=[_get_config_dir(sys_prefix=True)])
-    changed = [name for name in NBGRADER_SERVER_EXTENSIONS if manager.enabled(name)]
+    changed = [name for name, enabled in server_extensions().items() if enabled]
     for name in changed:
         toggle_server_extension_python(name, enabled=False, sys_prefix=True)
     return changed
