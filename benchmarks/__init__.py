@@ -1,0 +1,1 @@
+"""Speed comparisons a user can rerun: `python -m benchmarks` (what `make bench` runs)."""
