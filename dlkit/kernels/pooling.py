@@ -69,8 +69,9 @@ def avg_pool_forward(A_prev, f, stride, A, start, stop):
 def max_pool_backward(dA, A_prev, f, stride, dA_prev, start, stop):
     """Send ``dA[i, h, w, c]`` to every maximum of its window (examples ``start:stop``).
 
-    dA : (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C), dA_prev zeros on
-    entry for those examples, accumulated into (windows may overlap).
+    dA : (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C). When the windows
+    tile the input exactly (see :func:`windows_tile`) every entry of ``dA_prev`` is written;
+    otherwise ``dA_prev`` must hold zeros and is accumulated into (windows may overlap).
     """
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     _, n_H, n_W, _ = dA.shape
@@ -78,6 +79,7 @@ def max_pool_backward(dA, A_prev, f, stride, dA_prev, start, stop):
     grad = dA.reshape(dA.size)
     dst = dA_prev.reshape(dA_prev.size)
     C = np.uint64(n_C)
+    tiled = windows_tile(n_H_prev, n_W_prev, f, stride)
     best = np.empty(n_C, dtype=A_prev.dtype)
     for i in range(start, stop):
         for h in range(n_H):
@@ -94,23 +96,28 @@ def max_pool_backward(dA, A_prev, f, stride, dA_prev, start, stop):
                 for di in range(f):
                     for dj in range(f):
                         s = np.uint64(((i * n_H_prev + h * stride + di) * n_W_prev + w * stride + dj) * n_C)
-                        for c in range(C):
-                            if src[s + c] == best[c]:
-                                dst[s + c] += grad[o + c]
+                        if tiled:
+                            for c in range(C):
+                                dst[s + c] = grad[o + c] if src[s + c] == best[c] else 0.0
+                        else:
+                            for c in range(C):
+                                if src[s + c] == best[c]:
+                                    dst[s + c] += grad[o + c]
 
 
 @jit
 def avg_pool_backward(dA, f, stride, dA_prev, start, stop):
     """Spread ``dA[i, h, w, c] / (f*f)`` evenly over its window (examples ``start:stop``).
 
-    dA : (m, n_H, n_W, n_C); dA_prev : (m, n_H_prev, n_W_prev, n_C), zeros on entry for those
-    examples, accumulated into.
+    dA : (m, n_H, n_W, n_C); dA_prev : (m, n_H_prev, n_W_prev, n_C), written whole when the
+    windows tile the input, else zeros on entry and accumulated into.
     """
     m, n_H_prev, n_W_prev, n_C = dA_prev.shape
     _, n_H, n_W, _ = dA.shape
     grad = dA.reshape(dA.size)
     dst = dA_prev.reshape(dA_prev.size)
     C = np.uint64(n_C)
+    tiled = windows_tile(n_H_prev, n_W_prev, f, stride)
     count = f * f
     for i in range(start, stop):
         for h in range(n_H):
@@ -119,8 +126,18 @@ def avg_pool_backward(dA, f, stride, dA_prev, start, stop):
                 for di in range(f):
                     for dj in range(f):
                         s = np.uint64(((i * n_H_prev + h * stride + di) * n_W_prev + w * stride + dj) * n_C)
-                        for c in range(C):
-                            dst[s + c] += grad[o + c] / count
+                        if tiled:
+                            for c in range(C):
+                                dst[s + c] = grad[o + c] / count
+                        else:
+                            for c in range(C):
+                                dst[s + c] += grad[o + c] / count
+
+
+@jit
+def windows_tile(n_H_prev, n_W_prev, f, stride):
+    """True when the pooling windows cover the input exactly once (stride = f, no leftover)."""
+    return stride == f and n_H_prev % f == 0 and n_W_prev % f == 0
 
 
 # ---------------------------------------------------------------- forward and backward passes
@@ -137,7 +154,9 @@ def pool_forward(A_prev, f, stride, mode):
 
 def pool_backward(dA, A_prev, f, stride, mode):
     """Fast pooling backward pass. dA (m, n_H, n_W, n_C) -> dA_prev (shape of A_prev)."""
-    dA_prev = np.zeros(A_prev.shape, dtype=dA.dtype)
+    n_H_prev, n_W_prev = A_prev.shape[1:3]
+    empty = np.empty if windows_tile(n_H_prev, n_W_prev, f, stride) else np.zeros  # tiled: all written
+    dA_prev = empty(A_prev.shape, dtype=dA.dtype)
     dA = np.ascontiguousarray(dA)
     if mode == "max":
         run_batch_split(max_pool_backward, dA.shape[0], dA, np.ascontiguousarray(A_prev), f, stride, dA_prev,
