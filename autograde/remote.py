@@ -413,6 +413,7 @@ class KernelServer:
     def _student(self, run, *, forbid=()):
         """Run ``run()`` as student code: output captured, SIGINT allowed, dlkit references guarded."""
         capture = _Capture(self.output_bytes)
+        _drain_sigint()  # an interrupt meant for an earlier request
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = capture
         self.guards.install(forbid)
@@ -649,8 +650,11 @@ class KernelTimeout(KernelLost):
     """The kernel did not answer in time and was stopped."""
 
 
-class CellTimeout(Exception):
-    """The student's code ran past its time limit and was interrupted (the kernel lives on)."""
+class CellTimeout(BaseException):
+    """The student's code ran past its time limit and was interrupted (the kernel lives on).
+
+    A BaseException too: a test cell must not catch it and go on calling into a late kernel.
+    """
 
 
 _FORBIDDEN: contextvars.ContextVar[tuple] = contextvars.ContextVar("autograde_forbidden", default=())

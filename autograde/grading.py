@@ -1,0 +1,682 @@
+"""The grading engine: one submission in a sandboxed kernel with tests run by the grader, or a whole class.
+
+``grade_notebook(source, submission)`` grades one notebook in three moves:
+
+1. **Plan** from the SOURCE notebook (the instructor's, with hidden tests): a solution cell takes
+   the student's code for its ``grade_id`` (missing -> the release stub, which scores zero), every
+   other code cell takes the source's text, test cells always come from the source, and cells the
+   student added run after the cell they followed. Students cannot edit, delete, duplicate,
+   retype or strip test cells to their advantage.
+2. **Run** the non-test cells in a sandboxed kernel (``autograde.sandbox``): no network, a private
+   read-only root without solutions, submissions or outputs, its own uid, memory/CPU/time/output
+   limits. A cell that fails does not stop the notebook; a kernel that dies keeps the grades
+   already given.
+3. **Test** in this (trusted) process: each test cell runs here with the source's imports and a
+   proxy (``autograde.remote``) for every name it reads from the notebook, so patching NumPy,
+   ``autograde.checks`` or IPython inside the kernel changes nothing. Hidden tests run under
+   ``checks.redacted()``. A test cell passes iff it raises nothing; it earns the points of its
+   metadata. During the checks, the dlkit function a student's function is compared with is
+   refused inside the kernel (``ReferenceUsedError``).
+
+``grade_class`` grades ``DIR/<student>/<assignment>/<notebook>.ipynb`` in parallel (one grader
+process per submission), writes ``grades.csv``, ``feedback/<student>/<assignment>.html`` and
+``grading.log``.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import csv
+import dataclasses
+import dis
+import functools
+import inspect
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import symtable
+import tempfile
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograde import checks as real_checks
+from autograde import notebooks as nbs
+from autograde import remote, sandbox
+from autograde.errors import ReferenceUsedError, StudentError
+
+STATUSES = ("graded", "timeout", "crashed", "memory", "invalid", "missing", "error")
+MAX_NOTEBOOK_BYTES = 64 << 20
+STUB = "raise NotImplementedError()"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits for one submission.
+
+    Attributes
+    ----------
+    cell_timeout_s : float
+        Wall time of one cell (a non-test cell in the kernel, or a test cell with its calls).
+    notebook_timeout_s : float
+        Wall time of the whole notebook, kernel start included.
+    cpu_s : float
+        CPU time of the kernel process (SIGXCPU, then SIGKILL).
+    memory_bytes : int
+        Address space of the kernel process (allocations past it raise MemoryError).
+    output_bytes : int
+        Output kept per cell; the rest is counted and dropped. Also caps the kernel's log file.
+    """
+
+    cell_timeout_s: float = 60.0
+    notebook_timeout_s: float = 300.0
+    cpu_s: float = 600.0
+    memory_bytes: int = 2 << 30
+    output_bytes: int = 1 << 20
+
+
+@dataclass
+class CellResult:
+    """The grade of one test cell: ``message`` says why it failed (never hidden test code or values)."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass
+class StudentCell:
+    """A cell of the student's own code as it ran: ``label`` names it, ``error`` is its exception (one line)."""
+
+    label: str
+    source: str
+    error: str = ""
+
+
+@dataclass
+class NotebookResult:
+    """The grade of one notebook; ``status`` is one of ``STATUSES`` and ``reason`` explains it."""
+
+    score: float
+    max_score: float
+    status: str
+    reason: str
+    cells: list[CellResult]
+    student_cells: list[StudentCell] = field(default_factory=list)
+    isolation: str = ""
+    seconds: float = 0.0
+
+    @property
+    def tests(self) -> list[CellResult]:
+        """The test cells' results (same as ``cells``)."""
+        return self.cells
+
+
+# ============================================================================ reading notebooks
+
+def _text(value) -> str:
+    """A cell source (str or list of str in the JSON) as one string; anything else is empty."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(part, str) for part in value):
+        return "".join(value)
+    return ""
+
+
+def _meta(cell) -> dict:
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return nbgrader if isinstance(nbgrader, dict) else {}
+
+
+def _gid(cell) -> str | None:
+    gid = _meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
+
+
+def read_submission(path) -> tuple[list[dict] | None, str, str]:
+    """The submission's cells as plain dicts, or None with a status ("missing"/"invalid") and a reason."""
+    path = Path(path)
+    if path.is_symlink():
+        return None, "invalid", f"{path.name} is a symbolic link, not a notebook file"
+    if not path.is_file():
+        return None, "missing", f"no notebook at {path.name}"
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return None, "invalid", f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return None, "invalid", f"{path.name} is not valid notebook JSON ({type(exc).__name__}: {str(exc)[:200]})"
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if isinstance(data, dict) and "worksheets" in data:  # nbformat 3
+        sheets = data.get("worksheets") or [{}]
+        cells = sheets[0].get("cells") if isinstance(sheets[0], dict) else None
+    if not isinstance(cells, list):
+        return None, "invalid", f"{path.name} has no list of cells: not a Jupyter notebook"
+    cells = [c for c in cells if isinstance(c, dict)]
+    for cell in cells:
+        if "source" not in cell and "input" in cell:  # nbformat 3 code cells
+            cell["source"] = cell["input"]
+    return cells, "graded", ""
+
+
+def read_source(path) -> nbformat.NotebookNode:
+    """The instructor's notebook (trusted; raises ValueError when it is not a valid source)."""
+    try:
+        notebook = nbs.read_notebook(path)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several types
+        raise ValueError(f"cannot read the source notebook {path}: {exc}") from exc
+    ids = [nbs.grade_id(c) for c in notebook.cells if nbs.grade_id(c)]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"the source notebook {path} has duplicated grade ids")
+    return notebook
+
+
+# ============================================================================ 1. the plan
+
+@dataclass
+class Step:
+    """One cell to run: ``kind`` is "kernel" (student's sandbox) or "test" (the grader)."""
+
+    kind: str
+    label: str
+    code: str
+    origin: str  # "student", "source", "stub" or "added"
+    grade_id: str | None = None
+    points: float = 0.0
+
+
+def release_stub(source: str) -> str:
+    """The student's starting version of a solution cell: each solution region becomes ``raise NotImplementedError()``."""
+    begin, end = nbs.SOLUTION_MARKERS
+    if begin not in source:
+        return STUB
+    out, inside = [], False
+    for line in source.splitlines():
+        if begin in line:
+            inside = True
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [f"{indent}# YOUR CODE HERE", f"{indent}{STUB}"]
+        elif end in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _release_text(cell) -> str:
+    """A source cell as the student's release shows it (stubs in, hidden tests out)."""
+    text = cell.source
+    if nbs.is_solution_cell(cell):
+        return release_stub(text)
+    if nbs.HIDDEN_TESTS_MARKERS[0] in text:
+        return nbs.split_regions(text, nbs.HIDDEN_TESTS_MARKERS)[1]
+    return text
+
+
+def _normalized(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
+
+
+def build_plan(source: nbformat.NotebookNode, cells: list[dict]) -> tuple[list[Step], list[str]]:
+    """The steps to run for a submission's ``cells``, and notes on what was found (for the reason)."""
+    notes: list[str] = []
+    by_gid, duplicates = {}, []
+    for cell in cells:
+        gid = _gid(cell)
+        if gid is not None:
+            if gid in by_gid:
+                duplicates.append(gid)
+            else:
+                by_gid[gid] = cell
+    if duplicates:
+        notes.append(f"grade id {', '.join(sorted(set(duplicates)))} appears more than once: the first cell was used")
+    added = _added_cells(source, cells, by_gid)
+    steps = [Step("kernel", f"your cell {n}", code, "added") for n, code in added.get(-1, [])]
+    for index, cell in enumerate(source.cells):
+        steps += _steps_for(index, cell, by_gid, notes)
+        steps += [Step("kernel", f"your cell {n}", code, "added") for n, code in added.get(index, [])]
+    return steps, notes
+
+
+def _steps_for(index: int, cell, by_gid: dict, notes: list[str]) -> list[Step]:
+    if cell.cell_type != "code":
+        return []
+    gid = nbs.grade_id(cell)
+    if nbs.is_test_cell(cell):
+        return [Step("test", gid or f"cell {index}", cell.source, "source", gid or f"cell {index}", nbs.cell_points(cell))]
+    if nbs.nbgrader_metadata(cell).get("solution"):
+        mine = by_gid.get(gid)
+        if mine is not None and mine.get("cell_type") == "code":
+            return [Step("kernel", gid, _text(mine.get("source")), "student", gid)]
+        notes.append(f"answer cell {gid} not found in the notebook (deleted, or its metadata changed): "
+                     "its blank version was run")
+        return [Step("kernel", gid, release_stub(cell.source), "stub", gid)]
+    return [Step("kernel", gid or f"cell {index}", cell.source, "source", gid)]
+
+
+def _added_cells(source, cells: list[dict], by_gid: dict) -> dict[int, list[tuple[int, str]]]:
+    """The student's own code cells (not matching any source cell), keyed by the source cell they follow."""
+    source_index = {nbs.grade_id(c): i for i, c in enumerate(source.cells) if nbs.grade_id(c)}
+    known = {}
+    for i, cell in enumerate(source.cells):
+        if cell.cell_type == "code":
+            for text in (cell.source, _release_text(cell)):
+                known.setdefault(_normalized(text), i)
+    added: dict[int, list] = {}
+    anchor = -1
+    for number, cell in enumerate(cells, 1):
+        gid = _gid(cell)
+        if gid in source_index and by_gid.get(gid) is cell:
+            anchor = source_index[gid]
+            continue
+        if cell.get("cell_type") != "code" or gid in source_index:  # markdown, or a duplicate grade id
+            continue
+        text = _text(cell.get("source"))
+        if _normalized(text) in known:
+            anchor = known[_normalized(text)]
+        elif text.strip():
+            added.setdefault(anchor, []).append((number, text))
+    return added
+
+
+# ============================================================================ 3. tests in the grader
+
+def free_names(code: str) -> set[str]:
+    """Names a cell reads without defining them itself (lambdas and comprehensions included)."""
+    table = symtable.symtable(code, "<test>", "exec")
+    defined = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    names = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+
+    def visit(scope) -> None:
+        for child in scope.get_children():
+            names.update(s.get_name() for s in child.get_symbols() if s.is_global() and s.is_referenced())
+            visit(child)
+
+    visit(table)
+    return names - defined
+
+
+def source_imports(source: nbformat.NotebookNode) -> list[str]:
+    """The top-level import statements of the source's code cells, as code, in order."""
+    out = []
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(_without_magics(cell.source))
+        except SyntaxError:
+            continue
+        out += [ast.unparse(node) for node in tree.body
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", None) != "__future__"]
+    return list(dict.fromkeys(out))
+
+
+def _without_magics(code: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
+
+
+def _split_hidden(code: str) -> list[tuple[bool, str]]:
+    """The cell's segments in order as (hidden, code), each padded so line numbers match the cell."""
+    begin, end = nbs.HIDDEN_TESTS_MARKERS
+    segments, current, hidden, lines = [], [], False, code.splitlines()
+    for number, line in enumerate(lines):
+        if (begin in line and not hidden) or (end in line and hidden):
+            segments.append((hidden, current))
+            current, hidden = [], not hidden
+        current.append((number, "" if begin in line or end in line else line))
+    segments.append((hidden, current))
+    out = []
+    for is_hidden, numbered in segments:
+        if any(text.strip() for _, text in numbered):
+            first = numbered[0][0]
+            out.append((is_hidden, "\n" * first + "\n".join(text for _, text in numbered)))
+    return out
+
+
+def dlkit_functions(fn) -> list[str]:
+    """Dotted names of the dlkit functions ``fn`` is, or calls directly (for a lambda or partial)."""
+    fn = getattr(fn, "func", fn)  # functools.partial
+    if _is_dlkit_function(fn):
+        return [f"{fn.__module__}.{fn.__name__}"]
+    if not isinstance(fn, types.FunctionType):
+        return []
+    found = []
+    for code in _code_objects(fn.__code__):
+        current = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "LOAD_GLOBAL":
+                current = fn.__globals__.get(instruction.argval, None)
+            elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD") and isinstance(current, types.ModuleType):
+                current = getattr(current, instruction.argval, None)
+            else:
+                current = None
+            if _is_dlkit_function(current):
+                found.append(f"{current.__module__}.{current.__name__}")
+    return found
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _is_dlkit_function(obj) -> bool:
+    module = getattr(obj, "__module__", None)
+    return (isinstance(obj, types.FunctionType) and isinstance(module, str)
+            and (module == "dlkit" or module.startswith("dlkit.")) and obj.__qualname__ == obj.__name__)
+
+
+def _backward_siblings(names: list[str]) -> list[str]:
+    """``dlkit.m.f_forward`` -> ``dlkit.m.f_backward`` (and ``dlkit.m.f`` -> ``dlkit.m.f_backward``) when it exists."""
+    import importlib
+    out = []
+    for dotted in names:
+        module, _, name = dotted.rpartition(".")
+        sibling = (name[: -len("_forward")] if name.endswith("_forward") else name) + "_backward"
+        with contextlib.suppress(ImportError):
+            if _is_dlkit_function(getattr(importlib.import_module(module), sibling, None)):
+                out.append(f"{module}.{sibling}")
+    return out
+
+
+def _refused_for(check_name: str, arguments: dict) -> list[str]:
+    """The dlkit functions refused in the kernel while ``checks.<check_name>`` runs with ``arguments``."""
+    if check_name == "compare_to_reference":
+        return dlkit_functions(arguments.get("reference_fn"))
+    if check_name == "check_backward":
+        forwards = dlkit_functions(arguments.get("reference_forward")) + dlkit_functions(arguments.get("forward_fn"))
+        return dlkit_functions(arguments.get("backward_fn")) + _backward_siblings(forwards)
+    return []
+
+
+def guarded_checks() -> types.ModuleType:
+    """A copy of ``autograde.checks`` whose comparisons refuse their dlkit reference in the kernel,
+    and whose ``passed`` prints nothing (its points come from the metadata anyway)."""
+    module = types.ModuleType(real_checks.__name__, real_checks.__doc__)
+    module.__dict__.update({k: v for k, v in vars(real_checks).items() if not k.startswith("__")})
+    for name in ("compare_to_reference", "check_backward"):
+        setattr(module, name, _guard(name, getattr(real_checks, name)))
+    module.passed = lambda name, points: None
+    return module
+
+
+def _guard(check_name: str, check):
+    signature = inspect.signature(check)
+
+    @functools.wraps(check)
+    def guarded(*args, **kwargs):
+        try:
+            arguments = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            arguments = {}
+        with remote.forbidden_references(_refused_for(check_name, arguments)):
+            return check(*args, **kwargs)
+
+    return guarded
+
+
+class TestRunner:
+    """Runs a source's test cells in this process against proxies for the student's names."""
+
+    def __init__(self, source: nbformat.NotebookNode, cell_timeout_s: float):
+        self.cell_timeout_s = cell_timeout_s
+        self.namespace: dict = {"__name__": "__autograde_tests__", "__builtins__": builtins}
+        self.import_errors: list[str] = []
+        guarded = guarded_checks()
+        for statement in source_imports(source):
+            try:
+                exec(statement, self.namespace)  # noqa: S102 - the instructor's import statements
+            except Exception as exc:  # noqa: BLE001 - a test that needs it will fail with the name
+                self.import_errors.append(f"{statement}: {exc}")
+        replaced = {id(real_checks): guarded}
+        for name in ("compare_to_reference", "check_backward", "passed"):
+            replaced[id(getattr(real_checks, name))] = getattr(guarded, name)
+        for name, value in list(self.namespace.items()):
+            self.namespace[name] = replaced.get(id(value), value)
+        self.imported = {k for k in self.namespace if not k.startswith("__")}
+
+    def run(self, step: Step, client: remote.KernelClient) -> CellResult:
+        """Grade one test cell (KernelLost propagates: the caller ends the notebook)."""
+        result = CellResult(step.grade_id, 0.0, step.points, False)
+        hidden = False
+        try:
+            names = sorted(n for n in free_names(step.code) if n not in self.imported and not hasattr(builtins, n))
+            fetched = client.fetch(names) if names else {}
+            self.namespace.update(fetched)
+            try:
+                for hidden, code in _split_hidden(step.code):
+                    compiled = compile(code, f"<test {step.grade_id}>", "exec")
+                    with real_checks.redacted() if hidden else contextlib.nullcontext():
+                        exec(compiled, self.namespace)  # noqa: S102 - the instructor's test code
+            finally:
+                for name in fetched:
+                    self.namespace.pop(name, None)
+                client.release()
+        except remote.CellTimeout:
+            result.message = f"took longer than {self.cell_timeout_s:g} s: interrupted"
+        except NameError as exc:
+            result.message = _name_error_message(exc)
+        except Exception as exc:  # noqa: BLE001 - any failure of a test cell is a failed test
+            result.message, result.traceback = failure_message(exc, hidden)
+        else:
+            result.passed, result.points = True, step.points
+        return result
+
+
+def _name_error_message(exc: NameError) -> str:
+    name = getattr(exc, "name", None) or str(exc)
+    return (f"{name} is not defined: your notebook does not define it "
+            "(was its cell deleted, renamed, or did it fail before defining it?)")
+
+
+def failure_message(exc: BaseException, hidden: bool) -> tuple[str, str]:
+    """A failed test's message and traceback for the student: no hidden test code, no hidden values."""
+    notes = [n for n in getattr(exc, "__notes__", []) if isinstance(n, str)]
+    if isinstance(exc, StudentError):
+        notes = [n for n in notes if n != exc.traceback_text.rstrip("\n")]
+        text = str(exc)
+        if hidden and len(text) > 300:
+            text = text[:297] + "..."
+        return _join(text, notes), exc.traceback_text
+    if isinstance(exc, ReferenceUsedError):
+        return _join(str(exc), notes), ""
+    if isinstance(exc, AssertionError) and (not hidden or _raised_by_checks(exc)):
+        return _join(str(exc) or "a check failed", notes), ""
+    if not hidden:
+        return _join(f"{type(exc).__name__}: {exc}", notes), ""
+    kind = "a hidden check failed" if isinstance(exc, AssertionError) else f"a hidden check raised {type(exc).__name__}"
+    return f"{kind} (details are not shown for hidden tests)", ""
+
+
+def _raised_by_checks(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_globals.get("__name__")
+        tb = tb.tb_next
+    return last == real_checks.__name__
+
+
+def _join(text: str, notes: list[str]) -> str:
+    return "\n".join([text] + notes)
+
+
+# ============================================================================ 2. running a notebook
+
+class _Run:
+    """The state of grading one notebook."""
+
+    def __init__(self, steps: list[Step], source, limits: Limits, notes: list[str]):
+        self.steps, self.source, self.limits, self.notes = steps, source, limits, notes
+        self.results: dict[str, CellResult] = {}
+        self.student_cells: list[StudentCell] = []
+        self.events: list[str] = []
+        self.timeouts = self.memory_errors = 0
+        self.stopped: str | None = None  # why the kernel is gone, if it is
+
+    def run(self, scratch: Path, hide: list) -> str:
+        """Run every step; the isolation used."""
+        started = time.monotonic()
+        deadline = started + self.limits.notebook_timeout_s
+        kernel = sandbox.Kernel.start(scratch, memory_bytes=self.limits.memory_bytes, cpu_s=self.limits.cpu_s,
+                                      output_bytes=self.limits.output_bytes, hide=hide,
+                                      startup_timeout_s=min(60.0, self.limits.notebook_timeout_s))
+        client = remote.KernelClient(kernel)
+        try:
+            tests = TestRunner(self.source, self.limits.cell_timeout_s)
+            self.notes += [f"source import failed in the grader: {e}" for e in tests.import_errors]
+            for step in self.steps:
+                if time.monotonic() >= deadline:
+                    self._stop(kernel, f"the notebook ran past its {self.limits.notebook_timeout_s:g} s limit", "timeout")
+                    break
+                with client.time_limit(min(time.monotonic() + self.limits.cell_timeout_s, deadline)):
+                    try:
+                        self._step(step, client, tests)
+                    except remote.KernelLost as lost:
+                        self._lost(kernel, step, lost, deadline)
+                        break
+            client.stop()
+        finally:
+            kernel.kill()
+        return kernel.isolation
+
+    def _step(self, step: Step, client: remote.KernelClient, tests: TestRunner) -> None:
+        if step.kind == "test":
+            result = tests.run(step, client)
+            self.results[step.grade_id] = result
+            self._note_failure(step.label, result.message)
+            return
+        try:
+            reply = client.execute(step.code, f"<cell {step.label}>")
+        except remote.CellTimeout:
+            reply = {"ok": False, "error": {"type": "TimeoutError",
+                                            "message": f"ran past the {self.limits.cell_timeout_s:g} s limit: interrupted"}}
+        self._record_cell(step, reply)
+
+    def _record_cell(self, step: Step, reply: dict) -> None:
+        error = reply.get("error") if not reply.get("ok") else None
+        summary = ""
+        if isinstance(error, dict):
+            summary = f"{error.get('type', 'Exception')}: {str(error.get('message', '')).splitlines()[0] if error.get('message') else ''}"
+            self._note_failure(step.label, summary)
+        elif reply.get("reference_used"):
+            summary = "ReferenceUsedError"
+        if step.origin in ("student", "added", "stub"):
+            self.student_cells.append(StudentCell(step.label, step.code, summary[:300]))
+
+    def _note_failure(self, label: str, message: str) -> None:
+        if message.startswith("TimeoutError") or message.startswith("took longer than"):
+            self.timeouts += 1
+            self.events.append(f"{label} ran past the {self.limits.cell_timeout_s:g} s limit and was interrupted")
+        elif "MemoryError" in message.split("\n", 1)[0]:
+            self.memory_errors += 1
+            self.events.append(f"{label} ran out of memory (limit {self.limits.memory_bytes / 2**30:g} GiB)")
+
+    def _lost(self, kernel, step: Step, lost: remote.KernelLost, deadline: float) -> None:
+        ending = kernel.wait()
+        if isinstance(lost, remote.KernelTimeout):
+            status, why = "timeout", f"{step.label} ran past the {self.limits.cell_timeout_s:g} s limit and ignored the interrupt"
+        elif time.monotonic() >= deadline:
+            status, why = "timeout", f"the notebook ran past its {self.limits.notebook_timeout_s:g} s limit"
+        elif ending.signal == signal.SIGXCPU or ending.cpu_s >= self.limits.cpu_s:
+            status, why = "timeout", f"the kernel used up its {self.limits.cpu_s:g} s of CPU time during {step.label}"
+        elif ending.maxrss_bytes >= 0.9 * self.limits.memory_bytes or ending.signal == signal.SIGKILL:
+            status, why = "memory", f"the kernel ran out of memory during {step.label} ({ending.describe()})"
+        else:
+            status, why = "crashed", f"the kernel crashed during {step.label} ({ending.describe()})"
+        if step.kind == "test":
+            self.results[step.grade_id] = CellResult(step.grade_id, 0.0, step.points, False, f"not graded: {why}")
+        elif step.origin in ("student", "added", "stub"):
+            self.student_cells.append(StudentCell(step.label, step.code, why))
+        self.stopped = status
+        self.events.append(why)
+
+    def _stop(self, kernel, why: str, status: str) -> None:
+        kernel.kill()
+        self.stopped = status
+        self.events.append(why)
+
+    def result(self, isolation: str, seconds: float) -> NotebookResult:
+        cells = []
+        for step in self.steps:
+            if step.kind == "test":
+                cells.append(self.results.get(step.grade_id) or CellResult(
+                    step.grade_id, 0.0, step.points, False, f"not graded: {self.events[-1] if self.events else 'stopped'}"))
+        score, max_score = sum(c.points for c in cells), sum(c.max_points for c in cells)
+        status = self.stopped or ("timeout" if self.timeouts else "memory" if self.memory_errors else "graded")
+        passed = sum(c.passed for c in cells)
+        reason = "; ".join(self.events + self.notes + [f"{passed} of {len(cells)} tests passed"])
+        return NotebookResult(score, max_score, status, reason, cells, self.student_cells, isolation, seconds)
+
+
+def _unrun(source, status: str, reason: str, seconds: float = 0.0) -> NotebookResult:
+    """A result for a notebook that could not be run: every test failed with ``reason``."""
+    cells = [CellResult(nbs.grade_id(c) or f"cell {i}", 0.0, nbs.cell_points(c), False, f"not graded: {reason}")
+             for i, c in enumerate(source.cells) if nbs.is_test_cell(c)]
+    return NotebookResult(0.0, sum(c.max_points for c in cells), status, reason, cells, seconds=seconds)
+
+
+def grade_notebook(source_path, submission_path, *, scratch_dir=None, limits: Limits = Limits()) -> NotebookResult:
+    """Grade one submission against its source notebook (see the module docstring).
+
+    Parameters
+    ----------
+    source_path : path
+        The instructor's notebook (solutions and hidden tests).
+    submission_path : path
+        The student's notebook.
+    scratch_dir : path, optional
+        An empty directory for the kernel's files (default: a temporary directory, removed after).
+    limits : Limits
+        Time, CPU, memory and output limits.
+
+    Returns
+    -------
+    NotebookResult
+        Never raises for anything in the submission; ``status`` and ``reason`` say what happened.
+    """
+    started = time.monotonic()
+    source = read_source(source_path)
+    cells, status, reason = read_submission(submission_path)
+    if cells is None:
+        return _unrun(source, status, reason)
+    steps, notes = build_plan(source, cells)
+    run = _Run(steps, source, limits, notes)
+    hide = [Path(source_path).resolve().parent, Path(submission_path).absolute().parent]
+    with _scratch(scratch_dir) as scratch:
+        try:
+            isolation = run.run(scratch, hide)
+        except sandbox.SandboxError as exc:
+            return _unrun(source, "error", f"the kernel could not start: {exc}", time.monotonic() - started)
+        except Exception as exc:  # noqa: BLE001 - a grader bug must not stop a batch
+            return _unrun(source, "error", f"grading failed: {type(exc).__name__}: {exc}", time.monotonic() - started)
+    return run.result(isolation, time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def _scratch(scratch_dir):
+    if scratch_dir is not None:
+        path = Path(scratch_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    path = Path(tempfile.mkdtemp(prefix="autograde-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
