@@ -32,7 +32,6 @@ import dataclasses
 import dis
 import functools
 import inspect
-import io
 import json
 import os
 import re
@@ -492,6 +491,8 @@ def failure_message(exc: BaseException, hidden: bool) -> tuple[str, str]:
         text = str(exc)
         if hidden and len(text) > 300:
             text = text[:297] + "..."
+        if exc.is_a("NotImplementedError") and not any("not implemented" in n for n in notes):
+            notes.insert(0, "this exercise is still a stub: replace `raise NotImplementedError()` with your code.")
         return _join(text, notes), exc.traceback_text
     if isinstance(exc, ReferenceUsedError):
         return _join(str(exc), notes), ""
@@ -680,3 +681,315 @@ def _scratch(scratch_dir):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# ============================================================================ a whole class
+
+@dataclass(frozen=True)
+class GradeRow:
+    """One line of grades.csv: a student's notebook for one assignment."""
+
+    student_id: str
+    assignment: str
+    notebook: str
+    score: float
+    max_score: float
+    status: str
+    reason: str
+
+
+CSV_FIELDS = [f.name for f in dataclasses.fields(GradeRow)]
+RESUBMISSION_SEPARATORS = " _-.(+"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?")
+SELECTION_RULE = (
+    "which notebook is graded when a student submitted more than one: among the folders for the "
+    "assignment (named <assignment>, or <assignment> followed by one of ' _-.(+' for resubmissions), the "
+    "latest by nbgrader's timestamp.txt wins (a folder without one counts as oldest); at equal times a "
+    "resubmission folder beats <assignment> and the last name in sorted order wins. In that folder, "
+    "<assignment>.ipynb is graded; if it is absent and exactly one other notebook is there, that one is "
+    "graded (renamed); otherwise the next folder is tried.")
+
+
+@dataclass
+class Task:
+    """One student's notebook to grade (``notebook`` None when nothing usable was found)."""
+
+    student: str
+    assignment: str
+    source: Path
+    notebook: Path | None
+    notes: list[str] = field(default_factory=list)
+    missing: str = ""
+
+
+def find_sources(source_dir) -> dict[str, Path]:
+    """The source notebooks directly in ``source_dir``, by assignment id (the file's stem)."""
+    return {p.stem: p for p in sorted(Path(source_dir).glob("*.ipynb")) if p.is_file() and not p.name.startswith(".")}
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    return [d for d in sorted(path.iterdir()) if d.is_dir() and not d.is_symlink() and not d.name.startswith(".")]
+
+
+def _assignment_of(folder: str, assignments) -> str | None:
+    """The assignment a student's folder is for: its exact name, or a resubmission ``<id>_2``, ``<id> (1)``..."""
+    if folder in assignments:
+        return folder
+    matches = [a for a in assignments if folder.startswith(a) and folder[len(a)] in RESUBMISSION_SEPARATORS]
+    return max(matches, key=len) if matches else None
+
+
+def _timestamp(folder: Path) -> str:
+    stamp = folder / "timestamp.txt"
+    if stamp.is_file() and not stamp.is_symlink():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            with open(stamp, encoding="utf-8") as handle:
+                match = TIMESTAMP.match(handle.read(100).strip())
+            return match.group(0).replace("T", " ") if match else ""
+    return ""
+
+
+def _pick_notebook(folder: Path, assignment: str) -> tuple[Path | None, str]:
+    expected = folder / f"{assignment}.ipynb"
+    notebooks = [p for p in sorted(folder.glob("*.ipynb")) if not p.name.startswith(".")]
+    if os.path.lexists(expected):
+        others = [p.name for p in notebooks if p != expected]
+        return expected, (f"ignored {', '.join(others)}" if others else "")
+    if len(notebooks) == 1:
+        return notebooks[0], f"graded {notebooks[0].name} in place of {expected.name} (renamed)"
+    if not notebooks:
+        return None, f"no notebook in {folder.name}/"
+    return None, f"{len(notebooks)} notebooks in {folder.name}/, none named {expected.name}: {', '.join(p.name for p in notebooks)}"
+
+
+def find_submissions(submissions_dir, sources: dict[str, Path]) -> tuple[list[Task], list[str]]:
+    """Tasks for every student and every assignment present in the batch, and log lines on the choices."""
+    log, by_student = [], {}
+    for student_dir in _visible_dirs(Path(submissions_dir)):
+        folders: dict[str, list[Path]] = {}
+        for folder in _visible_dirs(student_dir):
+            assignment = _assignment_of(folder.name, sources)
+            if assignment is None:
+                log.append(f"{student_dir.name}/{folder.name}: no source notebook for this folder, skipped")
+            else:
+                folders.setdefault(assignment, []).append(folder)
+        by_student[student_dir.name] = folders
+    assignments = sorted({a for folders in by_student.values() for a in folders})
+    tasks = [_choose(student, a, sources[a], folders.get(a, []), log)
+             for student, folders in by_student.items() for a in assignments]
+    return tasks, log
+
+
+def _choose(student: str, assignment: str, source: Path, folders: list[Path], log: list[str]) -> Task:
+    ranked = sorted(folders, key=lambda d: (_timestamp(d), d.name != assignment, d.name), reverse=True)
+    task, tried = Task(student, assignment, source, None), []
+    for folder in ranked:
+        notebook, note = _pick_notebook(folder, assignment)
+        if notebook is not None:
+            task.notebook = notebook
+            task.notes += [n for n in (note,) if n]
+            break
+        tried.append(note)
+    task.notes = tried + task.notes
+    if len(ranked) > 1 and task.notebook is not None:
+        ignored = [d.name for d in ranked if d != task.notebook.parent]
+        task.notes.append(f"{len(ranked)} submissions: graded {task.notebook.parent.name}/, ignored {', '.join(ignored)}/")
+    if task.notebook is None:
+        task.missing = "; ".join(tried) or f"no submission for {assignment}"
+    where = f"{task.notebook.parent.name}/{task.notebook.name}" if task.notebook else "nothing"
+    log.append(f"{student}/{assignment}: chose {where}" + (f" ({'; '.join(task.notes)})" if task.notes else ""))
+    return task
+
+
+def _grade_task(task: Task, out_dir: Path, work_dir: Path, limits: Limits) -> dict:
+    """Grade one task and write its feedback; a plain dict for the parent process."""
+    from autograde import feedback
+    if task.notebook is None:
+        result = _unrun(read_source(task.source), "missing", task.missing)
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{task.assignment}-", dir=work_dir))
+        try:
+            result = grade_notebook(task.source, task.notebook, scratch_dir=scratch, limits=limits)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if task.notes:
+        result.reason = "; ".join([result.reason] + task.notes)
+    feedback.write_feedback(out_dir / "feedback" / task.student / f"{task.assignment}.html", result,
+                            student=task.student, assignment=task.assignment)
+    row = GradeRow(task.student, task.assignment, task.notebook.name if task.notebook else "", result.score,
+                   result.max_score, result.status, result.reason)
+    return {"row": dataclasses.asdict(row), "seconds": result.seconds, "isolation": result.isolation}
+
+
+def _worker(task: Task, out_dir: Path, work_dir: Path, limits: Limits, connection) -> None:
+    try:
+        outcome = _grade_task(task, out_dir, work_dir, limits)
+    except BaseException as exc:  # noqa: BLE001 - reported as this submission's error row
+        outcome = {"error": f"{type(exc).__name__}: {exc}"}
+    connection.send(outcome)
+    connection.close()
+
+
+class _Pool:
+    """Runs tasks in at most ``jobs`` grader processes at once, one fresh process per submission.
+
+    A process that dies or overruns its time is reported as that submission's error; the others go on.
+    """
+
+    def __init__(self, jobs: int, limits: Limits, preload: list[str]):
+        import multiprocessing
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(preload)
+        self.jobs, self.limits = max(1, int(jobs)), limits
+        self.overrun_s = limits.notebook_timeout_s + 120.0
+
+    def run(self, tasks: list[Task], out_dir: Path, work_dir: Path, on_result) -> None:
+        from multiprocessing.connection import wait
+        pending, running = list(tasks), {}
+        while pending or running:
+            while pending and len(running) < self.jobs:
+                task = pending.pop(0)
+                receiver, sender = self.context.Pipe(duplex=False)
+                process = self.context.Process(target=_worker, args=(task, out_dir, work_dir, self.limits, sender))
+                process.start()
+                sender.close()
+                running[process.sentinel] = {"process": process, "receiver": receiver, "task": task,
+                                             "started": time.monotonic(), "outcome": None}
+            listening = [e["receiver"] for e in running.values() if e["outcome"] is None]
+            for ready in wait(listening + list(running), timeout=1.0):
+                self._collect(ready, running, on_result)
+            self._stop_overruns(running)
+
+    def _collect(self, ready, running: dict, on_result) -> None:
+        if ready in running:
+            entry = running.pop(ready)
+            if entry["outcome"] is None and entry["receiver"].poll():
+                self._receive(entry)
+            entry["process"].join()
+            outcome = entry["outcome"] or {"error": f"the grader process died ({_exit_text(entry['process'].exitcode)})"}
+            entry["receiver"].close()
+            on_result(entry["task"], outcome, time.monotonic() - entry["started"])
+            return
+        for entry in running.values():
+            if entry["receiver"] is ready:
+                self._receive(entry)
+
+    @staticmethod
+    def _receive(entry: dict) -> None:
+        try:
+            entry["outcome"] = entry["receiver"].recv()
+        except (EOFError, OSError):
+            entry["outcome"] = {"error": "the grader process died before reporting"}
+
+    def _stop_overruns(self, running: dict) -> None:
+        for entry in running.values():
+            if entry["outcome"] is None and time.monotonic() - entry["started"] > self.overrun_s:
+                entry["outcome"] = {"error": f"the grader process ran past {self.overrun_s:g} s and was stopped"}
+                entry["process"].kill()
+
+
+def _exit_text(code) -> str:
+    if code is not None and code < 0:
+        return f"killed by signal {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
+def grade_class(submissions_dir, source_dir, out_dir, jobs: int = 2, limits: Limits = Limits()) -> list[GradeRow]:
+    """Grade every submission ``submissions_dir/<student>/<assignment>/<notebook>.ipynb``.
+
+    Parameters
+    ----------
+    submissions_dir : path
+        One folder per student (nbgrader's layout).
+    source_dir : path
+        The source notebooks ``<assignment>.ipynb`` (solutions and hidden tests).
+    out_dir : path
+        Receives ``grades.csv``, ``feedback/<student>/<assignment>.html`` and ``grading.log``.
+    jobs : int
+        Submissions graded at once (each in its own grader process and sandboxed kernel).
+    limits : Limits
+        Per-submission limits.
+
+    Returns
+    -------
+    list of GradeRow
+        One per student and assignment present in the batch, sorted; nothing in a submission stops the batch.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = find_sources(source_dir)
+    tasks, choices = find_submissions(submissions_dir, sources)
+    rows: list[GradeRow] = []
+    with open(out_dir / "grading.log", "w", encoding="utf-8") as log:
+        note = _logger(log)
+        note(f"grading {len(tasks)} notebooks ({len({t.student for t in tasks})} students) from {submissions_dir} "
+             f"against {source_dir} with {jobs} workers; limits {limits}")
+        note(f"isolation: {'namespaces+chroot+uid' if sandbox.isolation_available() else 'NONE (not root): student code runs with the grader rights'}")
+        note("rule: " + SELECTION_RULE)
+        for line in choices:
+            note(line)
+
+        def on_result(task: Task, outcome: dict, seconds: float) -> None:
+            row = _row(task, outcome)
+            rows.append(row)
+            note(f"{row.student_id}/{row.assignment}: {row.status} {row.score:g}/{row.max_score:g} in {seconds:.1f} s: {row.reason}")
+
+        quick = [t for t in tasks if t.notebook is None]
+        for task in quick:
+            on_result(task, _grade_task(task, out_dir, out_dir, limits), 0.0)
+        work_dir = Path(tempfile.mkdtemp(prefix="autograde-grade-"))
+        try:
+            preload = ["autograde.grading", "autograde.feedback", *_import_targets(sources.values())]
+            _Pool(jobs, limits, preload).run([t for t in tasks if t.notebook is not None], out_dir, work_dir, on_result)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        rows.sort(key=lambda r: (r.student_id, r.assignment))
+        _write_csv(out_dir / "grades.csv", rows)
+        counts = {s: sum(r.status == s for r in rows) for s in STATUSES if any(r.status == s for r in rows)}
+        note(f"done: {len(rows)} rows, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return rows
+
+
+def _row(task: Task, outcome: dict) -> GradeRow:
+    if "row" in outcome:
+        return GradeRow(**outcome["row"])
+    total = sum(nbs.cell_points(c) for c in read_source(task.source).cells)
+    name = task.notebook.name if task.notebook else ""
+    return GradeRow(task.student, task.assignment, name, 0.0, total, "error", str(outcome.get("error"))[:500])
+
+
+def _logger(log):
+    def note(line: str) -> None:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        log.flush()
+    return note
+
+
+def _import_targets(sources) -> list[str]:
+    """Modules the sources import (preloaded once in the grader processes' parent)."""
+    names = set()
+    for path in sources:
+        with contextlib.suppress(ValueError):
+            for statement in source_imports(read_source(path)):
+                node = ast.parse(statement).body[0]
+                if isinstance(node, ast.Import):
+                    names.update(alias.name for alias in node.names)
+                elif node.module:
+                    names.add(node.module)
+    return sorted(n for n in names if _module_exists(n))
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _write_csv(path: Path, rows: list[GradeRow]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**dataclasses.asdict(row), "score": f"{row.score:g}", "max_score": f"{row.max_score:g}"})
