@@ -13,7 +13,7 @@ Two implementations share every signature:
 * ``*_reference``: the loops of the notes, written to be read (and to be the truth in tests);
 * the public :func:`conv_forward` / :func:`conv_backward`: by default the fast path of
   :mod:`dlkit.kernels.conv` (im2col in Numba, products in BLAS), or the reference loops with
-  ``implementation="reference"``. Both accept the other's cache.
+  ``implementation="reference"``. Both make the same cache.
 
 float32 inputs give float32 outputs; anything else computes in float64. A 1x1 convolution is
 ``conv_forward`` with ``f = 1``: the fast path then skips im2col altogether.
@@ -39,16 +39,14 @@ class ConvCache(NamedTuple):
     b : ndarray of shape (1, 1, 1, n_C)
     hparameters : dict
         ``{"stride": s, "pad": p}`` as given to the forward pass.
-    cols : ndarray of shape (m*n_H*n_W, f*f*n_C_prev) or None
-        The receptive fields as rows, kept by the fast path so the backward pass need not
-        build them again; None from the reference.
+
+    Both implementations make the same cache, the notes' ``(A_prev, W, b, hparameters)``.
     """
 
     A_prev: np.ndarray
     W: np.ndarray
     b: np.ndarray
     hparameters: dict
-    cols: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- shapes and hyperparameters
@@ -265,8 +263,7 @@ def conv_forward(A_prev, W, b, hparameters, implementation: str = "fast"):
     if check_implementation(implementation) == "reference":
         return conv_forward_reference(A_prev, W, b, hparameters)
     A_prev, W, b, stride, pad = _check_conv_inputs(A_prev, W, b, hparameters)
-    Z, cols = kernels.conv_forward(A_prev, W, b, stride, pad)
-    return Z, ConvCache(A_prev, W, b, hparameters, cols)
+    return kernels.conv_forward(A_prev, W, b, stride, pad), ConvCache(A_prev, W, b, hparameters)
 
 
 def conv_backward(dZ, cache: ConvCache, implementation: str = "fast"):
@@ -293,6 +290,4 @@ def conv_backward(dZ, cache: ConvCache, implementation: str = "fast"):
         return conv_backward_reference(dZ, cache)
     dZ, stride, pad = _check_dZ(dZ, cache)
     A_prev, W = as_float(cache[0], dZ.dtype), as_float(cache[1], dZ.dtype)
-    cols = cache[4] if len(cache) > 4 else None
-    cols = cols if cols is not None and cols.dtype == dZ.dtype else None
-    return kernels.conv_backward(as_float(dZ, dZ.dtype), A_prev, W, cols, stride, pad)
+    return kernels.conv_backward(as_float(dZ, dZ.dtype), A_prev, W, stride, pad)

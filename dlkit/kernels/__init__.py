@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -161,11 +162,14 @@ def configuration() -> dict:
     }
 
 
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def num_threads() -> int:
     """Threads the batch-split kernels use: ``DLKIT_NUM_THREADS`` or the CPUs this process may use."""
     if os.environ.get("DLKIT_NUM_THREADS"):
         return max(1, int(os.environ["DLKIT_NUM_THREADS"]))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return _CPUS
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -179,20 +183,46 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
-def run_batch_split(kernel, m: int, *args, min_work: int = 0, work: int = 0) -> None:
+def run_batch_split(kernel, m: int, *args, min_work: int = 0, work: int = 0, blas: bool = False) -> list:
     """Run ``kernel(*args, start, stop)`` over examples ``0:m``, in parts on several threads.
 
-    The kernel must release the GIL and touch only the examples it is given. The calling
-    thread takes the first part. Runs in the calling thread alone when there is one CPU,
-    one example, or less ``work`` (any measure, e.g. numbers written) than ``min_work``.
+    The kernel must release the GIL (Numba ``nogil`` kernels and NumPy products do) and touch
+    only the examples it is given. The calling thread takes the first part. Runs in the calling
+    thread alone when there is one CPU, one example, or less ``work`` (any measure, e.g.
+    numbers written) than ``min_work``. With ``blas=True`` the parts call BLAS, which is then
+    limited to one thread per call while they run, so parts and BLAS threads do not fight over
+    the cores. Returns the parts' return values, in order.
     """
     threads = min(num_threads(), m)
     if threads <= 1 or work < min_work or not jit_enabled():
-        kernel(*args, 0, m)
-        return
+        return [kernel(*args, 0, m)]
     bounds = [m * t // threads for t in range(threads + 1)]
     pool = _thread_pool(threads - 1)
-    futures = [pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, threads)]
-    kernel(*args, bounds[0], bounds[1])
-    for future in futures:
-        future.result()
+    with single_threaded_blas(blas):
+        futures = [pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+        first = kernel(*args, bounds[0], bounds[1])
+        return [first] + [future.result() for future in futures]
+
+
+_blas_controller = None
+
+
+@contextmanager
+def single_threaded_blas(active: bool = True):
+    """Within the block, BLAS (NumPy's, found by threadpoolctl) runs each call on one thread."""
+    global _blas_controller
+    if not active:
+        yield
+        return
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController().select(user_api="blas").lib_controllers
+    saved = [lib.get_num_threads() for lib in _blas_controller]
+    for lib in _blas_controller:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(_blas_controller, saved):
+            lib.set_num_threads(threads)

@@ -226,3 +226,20 @@ def test_unknown_implementation_rejected():
     A_prev, W, b, hparameters = make_inputs(SHAPES[0])
     with pytest.raises(ValueError, match="implementation"):
         conv.conv_forward(A_prev, W, b, hparameters, implementation="torch")
+
+
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[8]], ids=[IDS[0], IDS[2], IDS[8]])
+def test_threaded_chunked_path_equals_reference(shape, monkeypatch):
+    """Split over two threads, one example per chunk, do both passes still equal the reference?"""
+    from dlkit.kernels import conv as conv_kernels
+
+    monkeypatch.setenv("DLKIT_NUM_THREADS", "2")
+    monkeypatch.setattr(conv_kernels, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 1)
+    A_prev, W, b, hparameters = make_inputs((5,) + shape[1:], seed=7)
+    Z, cache = conv.conv_forward(A_prev, W, b, hparameters)
+    Z_ref, cache_ref = conv.conv_forward_reference(A_prev, W, b, hparameters)
+    assert rel_error(Z, Z_ref) < 1e-10
+    dZ = np.random.default_rng(8).standard_normal(Z.shape)
+    for got, expected in zip(conv.conv_backward(dZ, cache), conv.conv_backward_reference(dZ, cache_ref)):
+        assert rel_error(got, expected) < 1e-10
