@@ -98,6 +98,8 @@ def passed_call(source: str) -> tuple[str, float] | None:
 
     >>> passed_call('checks.assert_close(f(1), 2, name="f")\\nchecks.passed("f", 2)')
     ('f', 2.0)
+    >>> passed_call('checks.passed("f", points=0.5)')
+    ('f', 0.5)
     >>> passed_call('checks.passed("f", 2)\\nprint("done")') is None
     True
     """
@@ -108,9 +110,12 @@ def passed_call(source: str) -> tuple[str, float] | None:
     call = body[-1].value if body and isinstance(body[-1], ast.Expr) else None
     if not (isinstance(call, ast.Call) and ast.unparse(call.func) == "checks.passed"):
         return None
-    if len(call.args) != 2 or not all(isinstance(a, ast.Constant) for a in call.args):
+    arguments = dict(zip(("name", "points"), call.args)) | {k.arg: k.value for k in call.keywords}
+    if set(arguments) != {"name", "points"} or len(call.args) + len(call.keywords) != 2:
         return None
-    name, points = (a.value for a in call.args)
+    if not all(isinstance(a, ast.Constant) for a in arguments.values()):
+        return None
+    name, points = arguments["name"].value, arguments["points"].value
     if not isinstance(name, str) or isinstance(points, bool) or not isinstance(points, (int, float)):
         return None
     return name, float(points)

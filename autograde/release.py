@@ -353,22 +353,30 @@ def file_leaks(solutions_dir: Path, course_dir: Path, released: list[str]) -> li
 
 
 def grading_problems(report: NotebookReport, source: Path, release: Path) -> None:
-    """Grade the solutions (full marks expected) and the blank release (zero expected) into ``report``."""
+    """Grade the solutions (full marks expected) and the blank release (zero expected) into ``report``.
+
+    Both go through ``autograde.grading.grade_notebook``, the path every submission takes. Each test
+    of the blank release must fail, and because of its stub: the failure mentions
+    NotImplementedError, not another error and not a vacuous pass.
+    """
     from autograde import grading
 
     full = grading.grade_notebook(source, source)
     report.solution_score = full.score
+    if full.status != "graded":
+        report.problems.append(f"{report.name}: the solutions could not be graded ({full.status}): {full.reason}")
     for test in full.tests:
         if not test.passed:
             report.problems.append(
                 f"{report.name} {test.grade_id}: the solution fails its own test: {_first_line(test.message)}")
     blank = grading.grade_notebook(source, release)
     report.blank_score = blank.score
+    if blank.status != "graded":
+        report.problems.append(f"{report.name}: the blank release could not be graded ({blank.status}): {blank.reason}")
     for test in blank.tests:
-        text = f"{test.message}\n{getattr(test, 'traceback', '')}"
         if test.passed:
             report.problems.append(f"{report.name} {test.grade_id}: the blank release passes this test")
-        elif STUB_ERROR not in text:
+        elif STUB_ERROR not in f"{test.message}\n{test.traceback}":
             report.problems.append(
                 f"{report.name} {test.grade_id}: the blank release fails for another reason than its stub: "
                 f"{_first_line(test.message)}")
@@ -396,9 +404,8 @@ def _stale_reason(generated: Path, course_file: Path) -> str:
         return f"unreadable ({error})"
 
 
-def build(solutions_dir: Path, course_dir: Path, out_dir: Path, *, grade: bool, jobs: int) -> list[NotebookReport]:
-    """Generate every release into ``out_dir`` and validate it; one report per source notebook."""
-    sources = find_sources(solutions_dir)
+def build(sources: list[Path], course_dir: Path, out_dir: Path, *, grade: bool, jobs: int) -> list[NotebookReport]:
+    """Generate the releases of ``sources`` into ``out_dir`` and validate them; one report per source."""
     errors = generate(sources, out_dir)
     reports = []
     for source in sources:
@@ -413,7 +420,7 @@ def build(solutions_dir: Path, course_dir: Path, out_dir: Path, *, grade: bool, 
         report.problems += static_problems(source.stem, source_nb, release_nb)
         report.stale = _stale_reason(out_dir / source.name, course_dir / source.name)
     if grade:
-        todo = [(r, solutions_dir / f"{r.name}.ipynb") for r in reports if not r.problems]
+        todo = [(report, source) for report, source in zip(reports, sources) if not report.problems]
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             list(pool.map(lambda item: grading_problems(item[0], item[1], out_dir / item[1].name), todo))
     return reports
@@ -459,17 +466,39 @@ def _install(out_dir: Path, course_dir: Path, reports: list[NotebookReport], sta
     return changed
 
 
-def run(solutions_dir: Path, course_dir: Path, *, check: bool = False, jobs: int = 2) -> int:
-    """Release (or with ``check``, only compare) and print the summary; the exit status."""
+def select(solutions_dir: Path, names: list[str]) -> list[Path]:
+    """The source notebooks named in ``names`` (``NN_name``, ``NN_name.ipynb`` or a path); all if empty."""
+    sources = find_sources(solutions_dir)
+    if not names:
+        return sources
+    by_stem = {source.stem: source for source in sources}
+    unknown = [name for name in names if Path(name).stem not in by_stem]
+    if unknown:
+        raise ValueError(f"no source notebook {', '.join(unknown)} in {solutions_dir}/")
+    return [by_stem[stem] for stem in dict.fromkeys(Path(name).stem for name in names)]
+
+
+def run(solutions_dir: Path, course_dir: Path, *, check: bool = False, jobs: int = 2,
+        only: list[str] | None = None) -> int:
+    """Release (or with ``check``, only compare) and print the summary; the exit status.
+
+    With ``only``, just those notebooks are regenerated and validated, and course/ notebooks
+    without a source are left alone (they are reported and removed only when all are released).
+    """
     solutions_dir, course_dir = Path(solutions_dir), Path(course_dir)
-    if not find_sources(solutions_dir):
+    try:
+        sources = select(solutions_dir, only or [])
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not sources:
         print(f"error: no source notebooks NN_name.ipynb in {solutions_dir}/", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as out:
-        reports = build(solutions_dir, course_dir, Path(out), grade=not check, jobs=jobs)
+        reports = build(sources, course_dir, Path(out), grade=not check, jobs=jobs)
         problems = [p for r in reports for p in r.problems]
         problems += file_leaks(solutions_dir, course_dir, [f"{r.name}.ipynb" for r in reports])
-        stale = orphans(solutions_dir, course_dir)
+        stale = [] if only else orphans(solutions_dir, course_dir)
         print_table(reports, check=check)
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -508,4 +537,7 @@ def register(subparsers) -> None:
     parser.add_argument("--solutions", type=Path, default=Path("solutions"), help="source notebooks (default: solutions)")
     parser.add_argument("--course", type=Path, default=Path("course"), help="release folder (default: course)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks graded at once during validation (default: 2)")
-    parser.set_defaults(func=lambda args: run(args.solutions, args.course, check=args.check, jobs=args.jobs))
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="only these notebooks (NN_name or a path); default: every notebook of solutions/")
+    parser.set_defaults(func=lambda args: run(args.solutions, args.course, check=args.check, jobs=args.jobs,
+                                              only=args.notebooks))

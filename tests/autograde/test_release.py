@@ -183,6 +183,39 @@ def test_file_of_solutions_in_course_is_a_leak(tmp_path):
 
 
 @pytest.mark.slow
+def test_release_end_to_end_full_marks_for_solutions_zero_for_the_blank(tmp_path):
+    """Does `release` grade the solutions 3/3 and the blank release 0/3, then write course/?"""
+    write_solutions(tmp_path)
+    result = run_cli("release", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1].split() == ["01_tiny", "2", "3", "3/3", "0/3", "updated"]
+    assert "wrote course/01_tiny.ipynb" in result.stdout
+    assert nbs.read_notebook(tmp_path / "course" / "01_tiny.ipynb").metadata["kernelspec"]["name"] == "python3"
+
+
+def _grading_problems(tmp_path, nb) -> list[str]:
+    solutions = write_solutions(tmp_path, nb)
+    assert release.generate(release.find_sources(solutions), tmp_path) == {}
+    report = release.NotebookReport("01_tiny")
+    release.grading_problems(report, solutions / "01_tiny.ipynb", tmp_path / "01_tiny.ipynb")
+    return report.problems
+
+
+@pytest.mark.slow
+def test_a_vacuous_test_and_a_broken_test_are_caught(tmp_path):
+    """Is a test that the blank release passes reported, and one that fails for another reason than the stub?"""
+    nb = tiny_source()
+    nb.cells[3].source = 'checks.passed("double", 2)'
+    nb.cells[5].source = SQUARES_TEST.replace("sum_of_squares(np.array([3.0, 4.0]))", "sum_of_square(np.array([3.0]))")
+    problems = _grading_problems(tmp_path, nb)
+    assert "01_tiny double_test: the blank release passes this test" in problems
+    assert any(p.startswith("01_tiny sum_of_squares_test: the solution fails its own test: sum_of_square is not defined")
+               for p in problems)
+    assert any(p.startswith("01_tiny sum_of_squares_test: the blank release fails for another reason than its stub")
+               for p in problems)
+
+
+@pytest.mark.slow
 def test_check_catches_a_stale_course_and_a_failed_release_changes_nothing(tmp_path):
     """Does --check fail on a stale course/, and does a release with a planted leak leave course/ alone?"""
     solutions = write_solutions(tmp_path)
