@@ -47,11 +47,17 @@ def exercise_names(nb) -> dict[str, str]:
 
 
 def first_line(text: str | None) -> str:
-    """The first non-blank line of a failure message."""
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return "failed"
+    """The first non-blank line of a failure message, with the next one when it is only a type name.
+
+    >>> first_line("NotImplementedError\\nsigmoid is not implemented yet.\\n(while checking ...)")
+    'NotImplementedError: sigmoid is not implemented yet.'
+    """
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    if len(lines) > 1 and lines[0].isidentifier():
+        return f"{lines[0]}: {lines[1]}"
+    return lines[0]
 
 
 def table(rows: list[tuple[str, str, str]]) -> str:
@@ -67,12 +73,12 @@ def report(path: Path, nb, result) -> str:
     rows = []
     for test in result.tests:
         outcome = "passed" if test.passed else first_line(test.message)
-        rows.append((names.get(test.grade_id, test.grade_id), f"{test.score:g}/{test.max_score:g}", outcome))
+        rows.append((names.get(test.grade_id, test.grade_id), f"{test.points:g}/{test.max_points:g}", outcome))
     rows.append(("total", f"{result.score:g}/{result.max_score:g}", ""))
     lines = [f"{path.name}: run from top to bottom in a fresh kernel, as the grader will (visible tests only)",
              table(rows)]
-    if getattr(result, "error", None):
-        lines.append(f"note: {first_line(result.error)}")
+    if result.status != "graded":
+        lines.append(f"note ({result.status}): {first_line(result.reason)}")
     lines.append("The grader also runs hidden tests: passing these is necessary, not always sufficient.")
     return "\n".join(lines)
 
