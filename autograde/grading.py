@@ -596,7 +596,7 @@ class _Run:
             status, why = "timeout", f"the notebook ran past its {self.limits.notebook_timeout_s:g} s limit"
         elif ending.signal == signal.SIGXCPU or ending.cpu_s >= self.limits.cpu_s:
             status, why = "timeout", f"the kernel used up its {self.limits.cpu_s:g} s of CPU time during {step.label}"
-        elif ending.maxrss_bytes >= 0.9 * self.limits.memory_bytes or ending.signal == signal.SIGKILL:
+        elif ending.maxrss_bytes >= 0.9 * self.limits.memory_bytes:
             status, why = "memory", f"the kernel ran out of memory during {step.label} ({ending.describe()})"
         else:
             status, why = "crashed", f"the kernel crashed during {step.label} ({ending.describe()})"
@@ -790,7 +790,8 @@ def _choose(student: str, assignment: str, source: Path, folders: list[Path], lo
             task.notes += [n for n in (note,) if n]
             break
         tried.append(note)
-    task.notes = tried + task.notes
+    if task.notebook is not None:
+        task.notes = tried + task.notes  # folders passed over on the way
     if len(ranked) > 1 and task.notebook is not None:
         ignored = [d.name for d in ranked if d != task.notebook.parent]
         task.notes.append(f"{len(ranked)} submissions: graded {task.notebook.parent.name}/, ignored {', '.join(ignored)}/")

@@ -709,10 +709,12 @@ class KernelClient:
             return self.reader.read(self.deadline)
         except TimeoutError:
             return self._interrupt()
-        except (EOFError, BrokenPipeError, ProtocolError, OSError) as exc:
+        except (EOFError, BrokenPipeError) as exc:  # it ended by itself: let it finish, to learn how
+            raise self._lose(KernelDied(f"the kernel stopped: {exc}"), wait_s=3.0) from None
+        except (ProtocolError, OSError) as exc:
             if isinstance(exc, ProtocolError) and "larger than" in str(exc):
                 raise ValueError(f"the returned value is too large: {exc}") from None
-            raise self._lose(KernelDied(f"the kernel stopped: {exc}")) from None
+            raise self._lose(KernelDied(f"the kernel broke the protocol: {exc}")) from None
 
     def _interrupt(self):
         self.kernel.interrupt()
@@ -724,8 +726,11 @@ class KernelClient:
             raise self._lose(KernelDied(f"the kernel stopped when interrupted: {exc}")) from None
         raise CellTimeout("the student's code ran past the time limit and was interrupted")
 
-    def _lose(self, error: KernelLost) -> KernelLost:
+    def _lose(self, error: KernelLost, wait_s: float = 0.0) -> KernelLost:
+        """Remember that the kernel is gone and make sure it is (after ``wait_s`` to end by itself)."""
         self.lost = error
+        if wait_s:
+            self.kernel.wait(wait_s)
         self.kernel.kill()
         return error
 
