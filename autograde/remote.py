@@ -109,7 +109,7 @@ def _fields_of(cls) -> tuple | None:
 
 
 def _encode_array(array: np.ndarray, buffers: list) -> dict:
-    data = np.ascontiguousarray(array)
+    data = array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
     buffers.append(memoryview(data).cast("B") if data.size and data.dtype.kind not in "mM" else data.tobytes())
     return {"$": "nd", "dtype": data.dtype.str, "shape": list(data.shape), "b": len(buffers) - 1}
 
@@ -189,7 +189,7 @@ def _decode_array(tree: dict, buffers: list) -> np.ndarray:
         raise ProtocolError("bad array shape")
     if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != len(data):
         raise ProtocolError("array buffer does not match its shape")
-    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(data, dtype=dtype).reshape(tuple(shape)).copy()
 
 
 def _decode_record(tree: dict, values: list, on_record):

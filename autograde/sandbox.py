@@ -169,6 +169,8 @@ def _build_root(spec: dict, uid: int) -> None:
     root = spec["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    _tmpfs(root + "/tmp", spec["tmp_bytes"], "mode=1777")  # first: allowed paths under /tmp go on top
+    _tmpfs(root + HOME, spec["home_bytes"], f"mode=0700,uid={uid},gid={uid}")
     for path in spec["binds"]:
         _bind(path, root + path)
     for path in spec["hide"]:
@@ -177,8 +179,6 @@ def _build_root(spec: dict, uid: int) -> None:
     _build_dev(root + "/dev")
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _tmpfs(root + "/tmp", spec["tmp_bytes"], "mode=1777")
-    _tmpfs(root + HOME, spec["home_bytes"], f"mode=0700,uid={uid},gid={uid}")
     for name, data in spec["home_files"].items():
         _write_owned(root + HOME + "/" + name, data, uid)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
