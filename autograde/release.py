@@ -20,7 +20,7 @@ The steps, in order, and why:
 """
 from __future__ import annotations
 
-import argparse
+import ast
 import hashlib
 import io
 import json
@@ -77,13 +77,6 @@ def find_sources(solutions_dir: Path) -> list[Path]:
 # ----------------------------------------------------------------------------- 1. generate
 
 
-def _nbgrader_environment() -> None:
-    """nbgrader creates its gradebook by running ``alembic`` from PATH: put this Python's bin/ first."""
-    bin_dir = str(Path(sys.prefix) / "bin")
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-
-
 def _finish_release(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Give a generated notebook the python3 kernelspec and drop every output and counter."""
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -110,7 +103,6 @@ def generate(sources: list[Path], out_dir: Path) -> dict[str, str]:
     errors : dict of str to str
         The notebooks nbgrader could not generate, mapped to its error.
     """
-    _nbgrader_environment()
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import SaveCells
@@ -120,8 +112,8 @@ def generate(sources: list[Path], out_dir: Path) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="autograde-nbgrader-") as root:
         config = Config()
         config.CourseDirectory.root = os.path.abspath(root)
-        # The gradebook of this throwaway course would be deleted unread: skip it (and the
-        # `alembic` subprocess that creates it, most of the time of a small release).
+        # The gradebook of this throwaway course would be deleted unread: skip it, and with it the
+        # `alembic` subprocess (found on PATH) that creates it, most of the time of a small release.
         config.GenerateAssignment.no_database = True
         config.GenerateAssignment.preprocessors = [
             step for step in GenerateAssignment.class_traits()["preprocessors"].default() if step is not SaveCells]
@@ -150,11 +142,11 @@ def _last_line(text: str) -> str:
 
 def static_problems(name: str, source, release) -> list[str]:
     """Structure and leak problems of one source notebook and its generated release."""
-    return (
-        structure_problems(name, source)
-        + release_problems(name, release)
-        + content_leaks(name, source, release)
-    )
+    problems = structure_problems(name, source) + release_problems(name, release)
+    try:
+        return problems + content_leaks(name, source, release)
+    except ValueError as error:  # unbalanced markers, already named by structure_problems
+        return problems or [f"{name}: {error}"]
 
 
 def structure_problems(name: str, nb) -> list[str]:
@@ -194,9 +186,11 @@ def _solution_cell_problems(label: str, cell) -> list[str]:
 
 def _test_cell_problems(label: str, cell) -> list[str]:
     try:
-        nbs.split_regions(cell.source, nbs.HIDDEN_TESTS_MARKERS)
+        _, visible = nbs.split_regions(cell.source, nbs.HIDDEN_TESTS_MARKERS)
     except ValueError as error:
         return [f"{label}: {error}"]
+    if len(_statements(visible)) < 2:
+        return [f"{label}: no visible check before checks.passed: the student would get no feedback"]
     points = nbs.nbgrader_metadata(cell).get("points")
     if not points or float(points) <= 0:
         return [f"{label}: a test cell needs positive points, has {points!r}"]
@@ -206,6 +200,13 @@ def _test_cell_problems(label: str, cell) -> list[str]:
     if passed[1] != float(points):
         return [f"{label}: checks.passed gives {passed[1]:g} points but the cell is worth {float(points):g}"]
     return []
+
+
+def _statements(code: str) -> list:
+    try:
+        return ast.parse(code).body
+    except SyntaxError:
+        return []
 
 
 def release_problems(name: str, nb) -> list[str]:

@@ -166,6 +166,15 @@ def test_test_cell_must_end_with_passed():
         "01_tiny cell 5 (sum_of_squares_test): the last statement must be checks.passed(name, points)"]
 
 
+def test_test_cell_without_visible_checks_is_reported():
+    """Is a test cell whose checks are all hidden reported (the student would get no feedback)?"""
+    nb = tiny_source()
+    nb.cells[5].source = "### BEGIN HIDDEN TESTS\n" + SQUARES_TEST.replace("### BEGIN HIDDEN TESTS\n", "")
+    assert release.structure_problems("01_tiny", nb) == [
+        "01_tiny cell 5 (sum_of_squares_test): no visible check before checks.passed: the student would get "
+        "no feedback"]
+
+
 def test_file_of_solutions_in_course_is_a_leak(tmp_path):
     """Is a data file of solutions/ found in course/ (by path or by content) reported?"""
     solutions, course = tmp_path / "solutions", tmp_path / "course"
