@@ -429,7 +429,7 @@ def _guard(check_name: str, check):
     return guarded
 
 
-class TestRunner:
+class Examiner:
     """Runs a source's test cells in this process against proxies for the student's names."""
 
     def __init__(self, source: nbformat.NotebookNode, cell_timeout_s: float):
@@ -539,7 +539,7 @@ class _Run:
                                       startup_timeout_s=min(60.0, self.limits.notebook_timeout_s))
         client = remote.KernelClient(kernel)
         try:
-            tests = TestRunner(self.source, self.limits.cell_timeout_s)
+            tests = Examiner(self.source, self.limits.cell_timeout_s)
             self.notes += [f"source import failed in the grader: {e}" for e in tests.import_errors]
             for step in self.steps:
                 if time.monotonic() >= deadline:
@@ -556,7 +556,7 @@ class _Run:
             kernel.kill()
         return kernel.isolation
 
-    def _step(self, step: Step, client: remote.KernelClient, tests: TestRunner) -> None:
+    def _step(self, step: Step, client: remote.KernelClient, tests: Examiner) -> None:
         if step.kind == "test":
             result = tests.run(step, client)
             self.results[step.grade_id] = result
