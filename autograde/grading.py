@@ -434,7 +434,9 @@ class Examiner:
 
     def __init__(self, source: nbformat.NotebookNode, cell_timeout_s: float):
         self.cell_timeout_s = cell_timeout_s
-        self.namespace: dict = {"__name__": "__autograde_tests__", "__builtins__": builtins}
+        os.environ.setdefault("MPLBACKEND", "Agg")  # should a source import pyplot: no window from the grader
+        self.namespace: dict = {"__name__": "__autograde_tests__", "__builtins__": builtins,
+                                "print": lambda *args, **kwargs: None}  # a test's output goes nowhere
         self.import_errors: list[str] = []
         guarded = guarded_checks()
         for statement in source_imports(source):
@@ -765,6 +767,9 @@ def _pick_notebook(folder: Path, assignment: str) -> tuple[Path | None, str]:
 def find_submissions(submissions_dir, sources: dict[str, Path]) -> tuple[list[Task], list[str]]:
     """Tasks for every student and every assignment present in the batch, and log lines on the choices."""
     log, by_student = [], {}
+    for entry in sorted(Path(submissions_dir).iterdir()):
+        if entry not in _visible_dirs(Path(submissions_dir)):
+            log.append(f"{entry.name}: not a student folder (a file, a link or hidden), skipped")
     for student_dir in _visible_dirs(Path(submissions_dir)):
         folders: dict[str, list[Path]] = {}
         for folder in _visible_dirs(student_dir):

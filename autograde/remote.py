@@ -282,16 +282,15 @@ class FrameReader:
     def read(self, deadline: float | None = None) -> tuple[dict, list]:
         """One frame; raises EOFError, TimeoutError, ProtocolError (too large: rest discarded)."""
         (size,) = struct.unpack("<I", self._exactly(4, deadline))
-        if size > MAX_HEADER_BYTES:
-            raise ProtocolError("frame header too large")
-        header = self._header(self._exactly(size, deadline))
+        limit = MAX_HEADER_BYTES if self.max_bytes is None else min(MAX_HEADER_BYTES, self.max_bytes)
+        header = self._header(self._exactly(size, deadline)) if size <= limit else self._discard(size, deadline)
         (count,) = struct.unpack("<I", self._exactly(4, deadline))
         if count > MAX_BUFFERS:
             raise ProtocolError("too many buffers")
         sizes = struct.unpack(f"<{count}Q", self._exactly(8 * count, deadline))
-        if self.max_bytes is not None and sum(sizes) > self.max_bytes:
-            self._discard(sum(sizes), deadline)
-            raise ProtocolError(f"the value is larger than {self.max_bytes >> 20} MiB")
+        if header is None or (self.max_bytes is not None and sum(sizes) > self.max_bytes):
+            self._discard(sum(sizes), deadline)  # skip it whole: the next frame is read correctly
+            raise ProtocolError(f"the value is larger than {(self.max_bytes or MAX_HEADER_BYTES) >> 20} MiB")
         return header, [self._exactly(n, deadline) for n in sizes]
 
     @staticmethod
@@ -316,6 +315,7 @@ class FrameReader:
         return data
 
     def _discard(self, n: int, deadline: float | None) -> None:
+        """Read and drop ``n`` bytes (returns None)."""
         while n > 0:
             self._wait(deadline)
             chunk = os.read(self.fd, min(n, 1 << 20))

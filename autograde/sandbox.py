@@ -21,6 +21,7 @@ This file runs as a script for step 1 (standard library only at module level).
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import os
 import resource
@@ -180,7 +181,7 @@ def _build_root(spec: dict, uid: int) -> None:
     os.makedirs(root + "/proc")
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name, data in spec["home_files"].items():
-        _write_owned(root + HOME + "/" + name, data, uid)
+        _write_owned(root + HOME, name, data, uid)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
@@ -216,11 +217,13 @@ def _build_dev(dev: str) -> None:
     _tmpfs(f"{dev}/shm", 64 << 20, "mode=1777")
 
 
-def _write_owned(path: str, data: str, uid: int) -> None:
+def _write_owned(home: str, name: str, data: str, uid: int) -> None:
+    """Write ``home/name`` (directories created), all of it owned by ``uid``."""
+    path = os.path.join(home, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(data)
-    for directory in _parents_below(os.path.dirname(path), HOME):
+    for directory in _parents_below(os.path.dirname(path), home):
         os.chown(directory, uid, uid)
     os.chown(path, uid, uid)
 
@@ -243,7 +246,13 @@ class SandboxError(RuntimeError):
 
 
 def isolation_available() -> bool:
-    """Can kernels be isolated here (Linux, running as root)?"""
+    """Can kernels be isolated here (Linux, running as root, and ``AUTOGRADE_SANDBOX`` is not ``off``)?
+
+    ``AUTOGRADE_SANDBOX=off`` is for machines where root lacks the right to create namespaces (some
+    containers): kernels then run with the grader's rights, and grading.log says so.
+    """
+    if os.environ.get("AUTOGRADE_SANDBOX", "").lower() == "off":
+        return False
     return sys.platform.startswith("linux") and os.geteuid() == 0
 
 
@@ -285,10 +294,12 @@ def _kernel_env(home: str, python_path: list[str]) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=None)
 def _home_files() -> dict:
     """Small files copied into the kernel's home: matplotlib's font cache (saves ~1 s per kernel)."""
     try:
         import glob
+
         import matplotlib
         cache = glob.glob(os.path.join(matplotlib.get_cachedir(), "fontlist-*.json"))
     except Exception:  # noqa: BLE001 - an optimisation only

@@ -126,7 +126,7 @@ def test_frames_roundtrip_and_time_out():
 
 
 def test_oversized_frame_is_discarded_and_the_stream_goes_on():
-    """Is a frame over the size limit refused, skipped, and the next frame still read correctly?"""
+    """Is a frame over the size limit (in its buffers or its header) refused, skipped, and the next one read?"""
     read_fd, write_fd = os.pipe()
     try:
         reader = remote.FrameReader(read_fd, max_bytes=10)
@@ -135,6 +135,11 @@ def test_oversized_frame_is_discarded_and_the_stream_goes_on():
         with pytest.raises(ProtocolError, match="larger than"):
             reader.read(time.monotonic() + 5)
         assert reader.read(time.monotonic() + 5)[0] == {"n": 2}
+        remote.send_frame(write_fd, {"long": "y" * 100})
+        remote.send_frame(write_fd, {"n": 3})
+        with pytest.raises(ProtocolError, match="larger than"):
+            reader.read(time.monotonic() + 5)
+        assert reader.read(time.monotonic() + 5)[0] == {"n": 3}
     finally:
         os.close(read_fd)
         os.close(write_fd)
