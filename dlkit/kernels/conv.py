@@ -170,23 +170,41 @@ def _forward_part(A_prev, W_rows, b, f, stride, pad, Z_rows, start, stop):
 
 
 def _backward_part(dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev, start, stop):
-    """Examples ``start:stop`` of the backward pass; returns this part's ``dW`` (K, n_C) and ``db`` (n_C,)."""
-    per = dZ_rows.shape[0] // A_prev.shape[0]
+    """Examples ``start:stop`` of the backward pass, a chunk at a time.
+
+    Writes ``dA_prev`` unless it is None; returns this part's ``dW`` (K, n_C) and ``db`` (n_C,),
+    or ``(None, None)`` when ``A_prev`` is None (input gradient only).
+    """
+    shape = (A_prev if A_prev is not None else dA_prev).shape
+    per = dZ_rows.shape[0] // shape[0]
     K, n_C = W_rows.shape
-    step = _chunk(stop - start, per, K, A_prev.itemsize)
-    cols = np.empty((min(step, stop - start) * per, K), dtype=A_prev.dtype)
-    dcols = np.empty_like(cols)
-    dW, dW_chunk = np.zeros((K, n_C), dtype=A_prev.dtype), np.empty((K, n_C), dtype=A_prev.dtype)
+    step = _chunk(stop - start, per, K, dZ_rows.itemsize)
+    cols = np.empty((min(step, stop - start) * per, K), dtype=dZ_rows.dtype)
+    dW, dW_chunk = np.zeros((K, n_C), dtype=dZ_rows.dtype), np.empty((K, n_C), dtype=dZ_rows.dtype)
     for i0 in range(start, stop, step):
         i1 = min(stop, i0 + step)
-        rows, drows, dZ_chunk = cols[:(i1 - i0) * per], dcols[:(i1 - i0) * per], dZ_rows[i0 * per:i1 * per]
-        im2col(A_prev, f, stride, pad, rows, i0, i1)
-        dW += np.matmul(rows.T, dZ_chunk, out=dW_chunk)  # (K, n_C)
-        np.matmul(dZ_chunk, W_rows.T, out=drows)  # (chunk*n_H*n_W, K)
-        col2im(drows, f, stride, pad, dA_prev, i0, i1)
-    db = np.empty(n_C, dtype=A_prev.dtype)
+        rows, dZ_chunk = cols[:(i1 - i0) * per], dZ_rows[i0 * per:i1 * per]
+        if A_prev is not None:
+            im2col(A_prev, f, stride, pad, rows, i0, i1)
+            dW += np.matmul(rows.T, dZ_chunk, out=dW_chunk)  # (K, n_C)
+        if dA_prev is not None:
+            np.matmul(dZ_chunk, W_rows.T, out=rows)  # dcols: (chunk*n_H*n_W, K)
+            col2im(rows, f, stride, pad, dA_prev, i0, i1)
+    if A_prev is None:
+        return None, None
+    db = np.empty(n_C, dtype=dZ_rows.dtype)
     column_sums(dZ_rows[start * per:stop * per], db)
     return dW, db
+
+
+def _backward(dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev):
+    """Run :func:`_backward_part` over the batch on the threads; return the summed ``dW``, ``db``."""
+    m = (A_prev if A_prev is not None else dA_prev).shape[0]
+    parts = run_batch_split(_backward_part, m, dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev,
+                            work=dZ_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
+    if A_prev is None:
+        return None, None
+    return sum(part[0] for part in parts), sum(part[1] for part in parts)  # each thread's share added up
 
 
 # ---------------------------------------------------------------- forward and backward passes
@@ -226,10 +244,7 @@ def conv_backward(dZ, A_prev, W, stride, pad):
     if f == 1 and pad == 0:
         return _one_by_one_backward(dZ_rows, A_prev, W_rows, stride, W.shape)
     dA_prev = np.empty(A_prev.shape, dtype=A_prev.dtype)
-    parts = run_batch_split(_backward_part, m, dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev,
-                            work=dZ_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
-    dW = sum(part[0] for part in parts)  # (K, n_C), each thread's share added up
-    db = sum(part[1] for part in parts)
+    dW, db = _backward(dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev)
     return dA_prev, dW.reshape(W.shape), db.reshape(1, 1, 1, n_C)
 
 
@@ -250,6 +265,39 @@ def _one_by_one_backward(dZ_rows, A_prev, W_rows, stride, W_shape):
     return dA_prev, dW, db.reshape(1, 1, 1, n_C)
 
 
+# ---------------------------------------------------------------- transposed convolution
+# The transposed convolution with filters W (f, f, n_C_prev, n_C) is the input gradient of the
+# convolution with filters V = W.transpose(0, 1, 3, 2) (f, f, n_C, n_C_prev); its own input
+# gradient is that convolution's forward pass, and its weight gradient that convolution's.
+
+def conv_transpose_forward(A_prev, W, b, stride, pad):
+    """Fast transposed convolution: A_prev (m, n_H_prev, n_W_prev, n_C_prev), W (f, f, n_C_prev, n_C),
+    b (1, 1, 1, n_C) -> Z (m, n_H, n_W, n_C), ``n_H = (n_H_prev - 1)*s - 2p + f``."""
+    m, n_H_prev, n_W_prev, _ = A_prev.shape
+    f, _, n_C_prev, n_C = W.shape
+    n_H, n_W = (n_H_prev - 1) * stride - 2 * pad + f, (n_W_prev - 1) * stride - 2 * pad + f
+    V_rows = np.ascontiguousarray(W.transpose(0, 1, 3, 2)).reshape(f * f * n_C, n_C_prev)
+    Z = np.empty((m, n_H, n_W, n_C), dtype=A_prev.dtype)
+    _backward(np.ascontiguousarray(A_prev).reshape(-1, n_C_prev), None, V_rows, f, stride, pad, Z)
+    Z_rows = Z.reshape(-1, n_C)
+    add_bias(Z_rows, b.reshape(n_C), 0, Z_rows.shape[0])
+    return Z
+
+
+def conv_transpose_backward(dZ, A_prev, W, stride, pad):
+    """Gradients of :func:`conv_transpose_forward`: ``dA_prev``, ``dW``, ``db`` in the shapes of
+    A_prev, W and (1, 1, 1, n_C)."""
+    f, _, n_C_prev, n_C = W.shape
+    V = np.ascontiguousarray(W.transpose(0, 1, 3, 2))  # (f, f, n_C, n_C_prev)
+    dA_prev = conv_forward(dZ, V, np.zeros((1, 1, 1, n_C_prev), dtype=dZ.dtype), stride, pad)
+    dV, db = _backward(np.ascontiguousarray(A_prev).reshape(-1, n_C_prev), np.ascontiguousarray(dZ),
+                       V.reshape(f * f * n_C, n_C_prev), f, stride, pad, None)
+    dW = dV.reshape(f, f, n_C, n_C_prev).transpose(0, 1, 3, 2)  # (f, f, n_C_prev, n_C)
+    db = np.empty(n_C, dtype=dZ.dtype)
+    column_sums(np.ascontiguousarray(dZ).reshape(-1, n_C), db)
+    return dA_prev, np.ascontiguousarray(dW), db.reshape(1, 1, 1, n_C)
+
+
 def warmup(dtype) -> None:
     """Compile (or load from the cache) every kernel of this module for ``dtype``."""
     rng = np.random.default_rng(0)
@@ -258,3 +306,5 @@ def warmup(dtype) -> None:
     b = np.zeros((1, 1, 1, 3), dtype=dtype)
     Z = conv_forward(A_prev, W, b, 2, 1)
     conv_backward(Z, A_prev, W, 2, 1)
+    Z = conv_transpose_forward(A_prev, W, b, 2, 1)
+    conv_transpose_backward(Z, A_prev, W, 2, 1)
