@@ -842,7 +842,7 @@ def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, b
 def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, *, wrt,
                    reference_forward: Callable | None = None, seed: int = 0, rtol: float = 1e-5,
                    backward_args: Sequence = (), name: str | None = None, h: float = 1e-5,
-                   context: Mapping | None = None) -> None:
+                   context: Mapping | None = None, scale: Mapping[str, float] | None = None) -> None:
     """Check every gradient a backward function returns against central differences.
 
     Runs ``out, cache = forward_fn(*args)`` (for a forward returning more, the first output is
@@ -878,6 +878,11 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
         Step of the central differences.
     context : Mapping, optional
         Facts for the known-mistake hints.
+    scale : Mapping of str to float, optional
+        A factor for the central differences of some gradients, keyed by label, for backward
+        functions whose convention is not the plain chain rule: with the notes' dense layers,
+        ``dZ`` is a per-example derivative and ``dW = dZ A_prev^T / m``, so pass
+        ``scale={"dW": 1 / m, "db": 1 / m}``.
 
     Examples
     --------
@@ -908,7 +913,7 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
         return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))
 
     for label, path in targets:
-        numerical = _central_differences(loss, _at(work, path), h)
+        numerical = _central_differences(loss, _at(work, path), h) * (scale or {}).get(label, 1.0)
         message = _gradient_message(grads[label], numerical, label, rtol, context or {})
         if message:
             raise AssertionError(f"{where}: {message}")

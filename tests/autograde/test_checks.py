@@ -522,6 +522,20 @@ def test_wrong_gradient_named_with_relative_error():
     assert "expected -" not in hidden and "expected 0" not in hidden and "expected 1" not in hidden
 
 
+def test_scale_follows_the_mean_over_examples_convention():
+    """With scale={"dW": 1/m, "db": 1/m}, does a notes-style backward (dW = dZ A^T / m) pass, and the plain one fail?"""
+    def mean_backward(dZ, cache):
+        dA_prev, dW, db = linear_backward(dZ, cache)
+        m = cache[0].shape[1]
+        return dA_prev, dW / m, db / m
+
+    scale = {"dW": 1 / 4, "db": 1 / 4}
+    checks.check_backward(mean_backward, linear_forward, LINEAR_ARGS, wrt=("A_prev", "W", "b"), scale=scale)
+    message = failure(checks.check_backward, linear_backward, linear_forward, LINEAR_ARGS, wrt=("A_prev", "W", "b"),
+                      scale=scale, context={"m": 4})
+    assert "dW has relative error" in message and "m = 4 times too large" in message
+
+
 def test_wrong_gradient_shape():
     """Is a transposed db reported as a shape problem of db?"""
     def backward(dZ, cache):
