@@ -1,23 +1,19 @@
-"""Depthwise and depthwise-separable convolution (MobileNet), forward and backward, and their costs.
+"""Depthwise and depthwise-separable convolutions (MobileNet) on NHWC tensors.
 
-A **depthwise** convolution gives each input channel its own ``f x f`` filter and keeps the
-channels apart, so there is one filter of shape ``(f, f, n_C_prev)``::
+A **depthwise** convolution gives each channel its own f x f filter and does not mix channels::
 
-    Z[i, h, w, c] = sum over di, dj of A_pad[i, h*s + di, w*s + dj, c] * W[di, dj, c] + b[c]
+    Z[i, h, w, c] = sum_{di, dj} A_pad[i, h*s + di, w*s + dj, c] * W[di, dj, c] + b[c]
 
-    A_prev : (m, n_H_prev, n_W_prev, n_C_prev)   W : (f, f, n_C_prev)   b : (1, 1, 1, n_C_prev)
-    Z      : (m, n_H, n_W, n_C_prev)             n_H = floor((n_H_prev + 2p - f) / s) + 1
+    A_prev : (m, n_H_prev, n_W_prev, n_C)   W : (f, f, n_C)   b : (1, 1, 1, n_C)
+    Z      : (m, n_H, n_W, n_C)             n_H = floor((n_H_prev + 2p - f) / s) + 1
 
-A **depthwise-separable** convolution follows it with a **pointwise** one: ``n_C`` filters of
-shape ``(1, 1, n_C_prev)`` (a 1x1 :func:`dlkit.conv.conv_forward`) that mix the channels.
-For an output of ``n_H x n_W`` the multiplications are::
+A **depthwise-separable** convolution follows it with a **pointwise** (1x1) convolution that
+mixes the channels, ``W_pointwise`` of shape (1, 1, n_C, n_C_out). Together they cost
+``1/n_C_out + 1/f**2`` of a full f x f convolution with the same input and output shapes.
 
-    normal conv:     f*f*n_C_prev * n_H*n_W * n_C
-    separable conv:  f*f*n_C_prev * n_H*n_W  +  n_C_prev * n_H*n_W * n_C
-    ratio:           1/n_C + 1/f**2
-
-The code below loops over the ``f*f`` offsets of the filter and handles every example,
-position and channel at once for each offset.
+``*_reference`` are explicit loops; the public functions take the Numba path of
+:mod:`dlkit.kernels.depthwise` (and BLAS for the pointwise step) unless
+``implementation="reference"``. hparameters are ``{"stride": s, "pad": p}`` (``p`` may be "same").
 """
 from __future__ import annotations
 
@@ -25,19 +21,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from dlkit.conv import ConvCache, check_output_size, conv_backward, conv_forward, conv_padding, output_size, zero_pad
-from dlkit.layers import Layer, check_image_shape
-from dlkit.validation import as_array, as_generator, expect_shape
+from dlkit import conv
+from dlkit.kernels import as_float, check_implementation, float_dtype
+from dlkit.kernels import depthwise as kernels
+from dlkit.validation import as_array, expect_shape
 
 
 class DepthwiseCache(NamedTuple):
-    """What :func:`depthwise_conv_backward` needs.
-
-    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C_prev)
-    W : ndarray of shape (f, f, n_C_prev)
-    b : ndarray of shape (1, 1, 1, n_C_prev)
-    hparameters : dict
-    """
+    """What :func:`depthwise_conv_backward` needs: the forward pass's inputs."""
 
     A_prev: np.ndarray
     W: np.ndarray
@@ -45,222 +36,166 @@ class DepthwiseCache(NamedTuple):
     hparameters: dict
 
 
-def _check_depthwise_inputs(A_prev, W, b, hparameters):
-    """Validate a depthwise forward pass; return float arrays, ``stride``, ``pad`` and ``(n_H, n_W)``."""
+class SeparableCache(NamedTuple):
+    """The caches of the two steps of :func:`separable_conv_forward`."""
+
+    depthwise: DepthwiseCache
+    pointwise: conv.ConvCache
+
+
+def _check_inputs(A_prev, W, b, hparameters):
+    """Validate a depthwise forward pass; return float arrays, stride and pad."""
     A_prev, W, b = as_array("A_prev", A_prev, ndim=4), as_array("W", W, ndim=3), as_array("b", b)
-    f, f_w, n_C_prev = W.shape
-    if f != f_w or n_C_prev != A_prev.shape[3]:
-        raise ValueError(f"W has shape {W.shape} but A_prev has shape {A_prev.shape}; a depthwise filter "
-                         f"must be (f, f, {A_prev.shape[3]}), one f x f filter per input channel")
-    expect_shape("b", b, (1, 1, 1, n_C_prev))
-    stride, pad = conv_padding(hparameters, f)
-    n_H, n_W = check_output_size(A_prev.shape[1], A_prev.shape[2], f, stride, pad)
-    as_float = [x.astype(np.float64, copy=False) for x in (A_prev, W, b)]
-    return (*as_float, stride, pad, (n_H, n_W))
+    f, f_w, n_C = W.shape
+    if f != f_w or n_C != A_prev.shape[3]:
+        raise ValueError(f"W has shape {W.shape} but expected (f, f, {A_prev.shape[3]}): one square filter "
+                         f"per channel of A_prev (shape {A_prev.shape})")
+    expect_shape("b", b, (1, 1, 1, n_C))
+    stride, pad = conv.conv_padding(hparameters, f)
+    conv.check_output_size(A_prev.shape[1], A_prev.shape[2], f, stride, pad)
+    dtype = float_dtype(A_prev, W, b)
+    return A_prev.astype(dtype, copy=False), W.astype(dtype, copy=False), b.astype(dtype, copy=False), stride, pad
 
 
-def _window(n: int, offset: int, stride: int) -> slice:
-    """Rows (or columns) ``offset, offset + stride, ...`` of the padded input, ``n`` of them."""
-    return slice(offset, offset + stride * (n - 1) + 1, stride)
+def _check_dZ(dZ, cache):
+    A_prev, W, _, hparameters = cache[:4]
+    f = W.shape[0]
+    stride, pad = conv.conv_padding(hparameters, f)
+    n_H, n_W = conv.check_output_size(A_prev.shape[1], A_prev.shape[2], f, stride, pad)
+    dZ = as_array("dZ", dZ, ndim=4)
+    expect_shape("dZ", dZ, (A_prev.shape[0], n_H, n_W, A_prev.shape[3]))
+    dtype = float_dtype(A_prev, W, dZ)
+    return dZ.astype(dtype, copy=False), as_float(A_prev, dtype), as_float(W, dtype), stride, pad
 
 
-def depthwise_conv_forward(A_prev, W, b, hparameters):
+# ---------------------------------------------------------------- reference loops
+
+def depthwise_conv_forward_reference(A_prev, W, b, hparameters):
+    """Depthwise convolution with explicit loops. See :func:`depthwise_conv_forward`."""
+    A_prev, W, b, stride, pad = _check_inputs(A_prev, W, b, hparameters)
+    m, n_H_prev, n_W_prev, n_C = A_prev.shape
+    f = W.shape[0]
+    n_H, n_W = conv.output_size(n_H_prev, f, stride, pad), conv.output_size(n_W_prev, f, stride, pad)
+    A_prev_pad = conv.zero_pad(A_prev, pad)
+    Z = np.zeros((m, n_H, n_W, n_C), dtype=A_prev.dtype)
+    for i in range(m):
+        for h in range(n_H):
+            for w in range(n_W):
+                a_slice = A_prev_pad[i, h * stride:h * stride + f, w * stride:w * stride + f, :]  # (f, f, n_C)
+                Z[i, h, w, :] = np.sum(a_slice * W, axis=(0, 1)) + b[0, 0, 0, :]
+    return Z, DepthwiseCache(A_prev, W, b, hparameters)
+
+
+def depthwise_conv_backward_reference(dZ, cache: DepthwiseCache):
+    """Gradients of the depthwise convolution with explicit loops. See :func:`depthwise_conv_backward`."""
+    dZ, A_prev, W, stride, pad = _check_dZ(dZ, cache)
+    f = W.shape[0]
+    A_prev_pad = conv.zero_pad(A_prev, pad)
+    dA_prev_pad, dW = np.zeros_like(A_prev_pad), np.zeros_like(W)
+    for i in range(dZ.shape[0]):
+        for h in range(dZ.shape[1]):
+            vert = slice(h * stride, h * stride + f)
+            for w in range(dZ.shape[2]):
+                horiz = slice(w * stride, w * stride + f)
+                dA_prev_pad[i, vert, horiz, :] += W * dZ[i, h, w, :]
+                dW += A_prev_pad[i, vert, horiz, :] * dZ[i, h, w, :]
+    n_H_prev, n_W_prev = A_prev.shape[1:3]
+    dA_prev = np.ascontiguousarray(dA_prev_pad[:, pad:pad + n_H_prev, pad:pad + n_W_prev, :])
+    return dA_prev, dW, dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, -1)
+
+
+# ---------------------------------------------------------------- public entry points
+
+def depthwise_conv_forward(A_prev, W, b, hparameters, implementation: str = "fast"):
     """Forward pass of a depthwise convolution: each channel convolved with its own filter.
 
     Parameters
     ----------
-    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C_prev)
-    W : ndarray of shape (f, f, n_C_prev)
-        ``W[:, :, c]`` is the filter of channel ``c``.
-    b : ndarray of shape (1, 1, 1, n_C_prev)
+    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
+    W : ndarray of shape (f, f, n_C)
+    b : ndarray of shape (1, 1, 1, n_C)
     hparameters : dict
-        ``{"stride": s, "pad": p}``, ``p`` an int or ``"same"`` (odd ``f``).
-
-    Returns
-    -------
-    Z : ndarray of shape (m, n_H, n_W, n_C_prev)
-        ``n_H = floor((n_H_prev + 2p - f) / s) + 1``, likewise ``n_W``.
-    cache : DepthwiseCache
-
-    >>> A = np.arange(9.0).reshape(1, 3, 3, 1)
-    >>> Z, _ = depthwise_conv_forward(A, np.ones((2, 2, 1)), np.zeros((1, 1, 1, 1)), {"stride": 1, "pad": 0})
-    >>> Z[0, :, :, 0]
-    array([[ 8., 12.],
-           [20., 24.]])
-    """
-    A_prev, W, b, stride, pad, (n_H, n_W) = _check_depthwise_inputs(A_prev, W, b, hparameters)
-    A_pad = zero_pad(A_prev, pad)  # (m, n_H_prev + 2p, n_W_prev + 2p, n_C_prev)
-    f = W.shape[0]
-    Z = np.zeros((A_prev.shape[0], n_H, n_W, A_prev.shape[3]))
-    for di in range(f):
-        for dj in range(f):
-            # (m, n_H, n_W, n_C_prev): the input entry that meets filter entry (di, dj) at every output position
-            Z += A_pad[:, _window(n_H, di, stride), _window(n_W, dj, stride), :] * W[di, dj, :]
-    return Z + b, DepthwiseCache(A_prev, W, b, hparameters)
-
-
-def depthwise_conv_backward(dZ, cache: DepthwiseCache):
-    """Backward pass of a depthwise convolution.
-
-    Parameters
-    ----------
-    dZ : ndarray of shape (m, n_H, n_W, n_C_prev)
-    cache : DepthwiseCache
-
-    Returns
-    -------
-    dA_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C_prev)
-        For each offset ``(di, dj)``: ``dA_pad[window] += dZ * W[di, dj]``, padding stripped.
-    dW : ndarray of shape (f, f, n_C_prev)
-        ``dW[di, dj, c] = sum over i, h, w of A_pad[window] * dZ``.
-    db : ndarray of shape (1, 1, 1, n_C_prev)
-    """
-    A_prev, W, _, hparameters = cache
-    f = W.shape[0]
-    stride, pad = conv_padding(hparameters, f)
-    n_H, n_W = output_size(A_prev.shape[1], f, stride, pad), output_size(A_prev.shape[2], f, stride, pad)
-    dZ = as_array("dZ", dZ, ndim=4)
-    expect_shape("dZ", dZ, (A_prev.shape[0], n_H, n_W, A_prev.shape[3]))
-    A_pad = zero_pad(A_prev, pad)
-    dA_pad, dW = np.zeros_like(A_pad), np.zeros_like(W)
-    for di in range(f):
-        for dj in range(f):
-            window = (slice(None), _window(n_H, di, stride), _window(n_W, dj, stride), slice(None))
-            dA_pad[window] += dZ * W[di, dj, :]
-            dW[di, dj, :] = np.sum(A_pad[window] * dZ, axis=(0, 1, 2))
-    db = np.sum(dZ, axis=(0, 1, 2)).reshape(1, 1, 1, -1)
-    dA_prev = dA_pad[:, pad:pad + A_prev.shape[1], pad:pad + A_prev.shape[2], :]  # strip the padding
-    return np.ascontiguousarray(dA_prev), dW, db
-
-
-# ----------------------------------------------------------------------------------------------
-# Depthwise-separable: depthwise then pointwise (1x1)
-# ----------------------------------------------------------------------------------------------
-
-class SeparableCache(NamedTuple):
-    """The caches of the two stages of :func:`separable_conv_forward`."""
-
-    depthwise: DepthwiseCache
-    pointwise: ConvCache
-
-
-def separable_conv_forward(A_prev, W_depthwise, b_depthwise, W_pointwise, b_pointwise, hparameters):
-    """Depthwise-separable convolution: a depthwise convolution, then a 1x1 convolution across channels.
-
-    Parameters
-    ----------
-    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C_prev)
-    W_depthwise : ndarray of shape (f, f, n_C_prev)
-    b_depthwise : ndarray of shape (1, 1, 1, n_C_prev)
-    W_pointwise : ndarray of shape (1, 1, n_C_prev, n_C)
-    b_pointwise : ndarray of shape (1, 1, 1, n_C)
-    hparameters : dict
-        ``{"stride": s, "pad": p}`` of the depthwise stage (the pointwise one has stride 1, no padding).
+        ``{"stride": s, "pad": p}``.
+    implementation : {"fast", "reference"}
 
     Returns
     -------
     Z : ndarray of shape (m, n_H, n_W, n_C)
-    cache : SeparableCache
+        ``n_H = floor((n_H_prev + 2p - f) / s) + 1``, likewise ``n_W``.
+    cache : DepthwiseCache
 
-    >>> A = np.ones((2, 5, 5, 3))
-    >>> Z, _ = separable_conv_forward(A, np.ones((3, 3, 3)), np.zeros((1, 1, 1, 3)), np.ones((1, 1, 3, 4)),
-    ...                               np.zeros((1, 1, 1, 4)), {"stride": 1, "pad": "same"})
-    >>> Z.shape, float(Z[0, 2, 2, 0])
-    ((2, 5, 5, 4), 27.0)
+    >>> Z, _ = depthwise_conv_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2)), np.zeros((1, 1, 1, 2)),
+    ...                               {"stride": 1, "pad": 0})
+    >>> Z[0, :, :, 1]
+    array([[9., 9.],
+           [9., 9.]])
     """
+    if check_implementation(implementation) == "reference":
+        return depthwise_conv_forward_reference(A_prev, W, b, hparameters)
+    A_prev, W, b, stride, pad = _check_inputs(A_prev, W, b, hparameters)
+    return kernels.forward(A_prev, W, b, stride, pad), DepthwiseCache(A_prev, W, b, hparameters)
+
+
+def depthwise_conv_backward(dZ, cache: DepthwiseCache, implementation: str = "fast"):
+    """Backward pass of a depthwise convolution.
+
+    Parameters
+    ----------
+    dZ : ndarray of shape (m, n_H, n_W, n_C)
+    cache : DepthwiseCache
+    implementation : {"fast", "reference"}
+
+    Returns
+    -------
+    dA_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
+    dW : ndarray of shape (f, f, n_C)
+    db : ndarray of shape (1, 1, 1, n_C)
+    """
+    if check_implementation(implementation) == "reference":
+        return depthwise_conv_backward_reference(dZ, cache)
+    dZ, A_prev, W, stride, pad = _check_dZ(dZ, cache)
+    return kernels.backward(dZ, A_prev, W, stride, pad)
+
+
+def separable_conv_forward(A_prev, W_depthwise, b_depthwise, W_pointwise, b_pointwise, hparameters,
+                           implementation: str = "fast"):
+    """Depthwise-separable convolution: a depthwise convolution, then a 1x1 (pointwise) convolution.
+
+    Parameters
+    ----------
+    A_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
+    W_depthwise : ndarray of shape (f, f, n_C)
+    b_depthwise : ndarray of shape (1, 1, 1, n_C)
+    W_pointwise : ndarray of shape (1, 1, n_C, n_C_out)
+    b_pointwise : ndarray of shape (1, 1, 1, n_C_out)
+    hparameters : dict
+        ``{"stride": s, "pad": p}`` of the depthwise step (the pointwise step has stride 1, no padding).
+    implementation : {"fast", "reference"}
+
+    Returns
+    -------
+    Z : ndarray of shape (m, n_H, n_W, n_C_out)
+    cache : SeparableCache
+    """
+    A, depthwise_cache = depthwise_conv_forward(A_prev, W_depthwise, b_depthwise, hparameters, implementation)
     W_pointwise = as_array("W_pointwise", W_pointwise, ndim=4)
     if W_pointwise.shape[:2] != (1, 1):
-        raise ValueError(f"W_pointwise has shape {W_pointwise.shape} but a pointwise filter is (1, 1, n_C_prev, n_C)")
-    Z_depthwise, depthwise_cache = depthwise_conv_forward(A_prev, W_depthwise, b_depthwise, hparameters)
-    Z, pointwise_cache = conv_forward(Z_depthwise, W_pointwise, b_pointwise, {"stride": 1, "pad": 0})
+        raise ValueError(f"W_pointwise has shape {W_pointwise.shape} but expected (1, 1, n_C, n_C_out)")
+    Z, pointwise_cache = conv.conv_forward(A, W_pointwise, b_pointwise, {"stride": 1, "pad": 0}, implementation)
     return Z, SeparableCache(depthwise_cache, pointwise_cache)
 
 
-def separable_conv_backward(dZ, cache: SeparableCache):
+def separable_conv_backward(dZ, cache: SeparableCache, implementation: str = "fast"):
     """Backward pass of :func:`separable_conv_forward`.
 
     Returns
     -------
-    dA_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C_prev)
-    dW_depthwise : ndarray of shape (f, f, n_C_prev)
-    db_depthwise : ndarray of shape (1, 1, 1, n_C_prev)
-    dW_pointwise : ndarray of shape (1, 1, n_C_prev, n_C)
-    db_pointwise : ndarray of shape (1, 1, 1, n_C)
+    dA_prev : ndarray of shape (m, n_H_prev, n_W_prev, n_C)
+    dW_depthwise : ndarray of shape (f, f, n_C)
+    db_depthwise : ndarray of shape (1, 1, 1, n_C)
+    dW_pointwise : ndarray of shape (1, 1, n_C, n_C_out)
+    db_pointwise : ndarray of shape (1, 1, 1, n_C_out)
     """
-    dZ_depthwise, dW_pointwise, db_pointwise = conv_backward(dZ, cache.pointwise)
-    dA_prev, dW_depthwise, db_depthwise = depthwise_conv_backward(dZ_depthwise, cache.depthwise)
+    dA, dW_pointwise, db_pointwise = conv.conv_backward(dZ, cache.pointwise, implementation)
+    dA_prev, dW_depthwise, db_depthwise = depthwise_conv_backward(dA, cache.depthwise, implementation)
     return dA_prev, dW_depthwise, db_depthwise, dW_pointwise, db_pointwise
-
-
-# ----------------------------------------------------------------------------------------------
-# Costs
-# ----------------------------------------------------------------------------------------------
-
-def conv_multiplications(n_H: int, n_W: int, f: int, n_C_prev: int, n_C: int) -> int:
-    """Multiplications of a normal convolution: ``(f*f*n_C_prev) * (n_H*n_W) * n_C``.
-
-    Filter parameters times filter positions times number of filters.
-
-    >>> conv_multiplications(8, 8, 3, 3, 5)
-    8640
-    """
-    return f * f * n_C_prev * n_H * n_W * n_C
-
-
-def separable_multiplications(n_H: int, n_W: int, f: int, n_C_prev: int, n_C: int) -> int:
-    """Multiplications of a depthwise-separable convolution: ``f*f*n_C_prev*n_H*n_W + n_C_prev*n_H*n_W*n_C``.
-
-    >>> separable_multiplications(8, 8, 3, 3, 5)
-    2688
-    >>> round(separable_multiplications(8, 8, 3, 3, 5) / conv_multiplications(8, 8, 3, 3, 5), 4), round(1/5 + 1/9, 4)
-    (0.3111, 0.3111)
-    """
-    return f * f * n_C_prev * n_H * n_W + n_C_prev * n_H * n_W * n_C
-
-
-# ----------------------------------------------------------------------------------------------
-# Layer object
-# ----------------------------------------------------------------------------------------------
-
-class DepthwiseConv2D(Layer):
-    """:func:`depthwise_conv_forward` as a layer: ``(m, n_H_prev, n_W_prev, n_C) -> (m, n_H, n_W, n_C)``.
-
-    Parameters
-    ----------
-    n_C : int
-        Channels in and out.
-    f, stride, pad
-        As for :class:`dlkit.layers.Conv2D`.
-    seed : int or numpy.random.Generator
-        He initialization: each output sums ``f*f`` inputs, so ``W ~ normal(0, 1) * sqrt(2 / f**2)``.
-    name : str, optional
-
-    ``(f*f + 1) * n_C`` parameters. Follow it with ``Conv2D(n_C, n_C_out, 1)`` for a separable convolution.
-    """
-
-    kind = "dwconv"
-
-    def __init__(self, n_C: int, f: int, stride: int = 1, pad: int | str = 0, seed=0, name: str | None = None):
-        super().__init__(name)
-        self.hparameters = {"stride": stride, "pad": pad}
-        self.stride, self.pad = conv_padding(self.hparameters, f)
-        self.n_C, self.f = n_C, f
-        W = as_generator(seed).standard_normal((f, f, n_C)) * np.sqrt(2.0 / (f * f))
-        self._params = {"W": W, "b": np.zeros((1, 1, 1, n_C))}
-
-    def forward(self, x, training: bool = True) -> np.ndarray:
-        Z, self.cache = depthwise_conv_forward(x, self._params["W"], self._params["b"], self.hparameters)
-        return Z
-
-    def backward(self, dout) -> np.ndarray:
-        dA_prev, dW, db = depthwise_conv_backward(dout, self._last_cache())
-        self._grads = {"W": dW, "b": db}
-        return dA_prev
-
-    def output_shape(self, input_shape):
-        n_H_prev, n_W_prev, _ = check_image_shape(self, input_shape, self.n_C)
-        return (output_size(n_H_prev, self.f, self.stride, self.pad),
-                output_size(n_W_prev, self.f, self.stride, self.pad), self.n_C)
-
-    def describe(self) -> str:
-        return f"{self.n_C}, f={self.f}, stride={self.stride}, pad={self.hparameters['pad']!r}"

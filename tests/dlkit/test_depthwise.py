@@ -1,108 +1,94 @@
-"""Tests of dlkit.depthwise: depthwise and separable convolutions against normal ones, gradient checks, costs."""
+"""Tests of dlkit.depthwise: depthwise and separable convolutions, fast vs reference, gradient checks."""
 import numpy as np
 import pytest
 
-from dlkit import depthwise
-from dlkit.conv import conv_forward
+from dlkit import conv, depthwise
 from dlkit.gradcheck import numerical_gradient_array, rel_error
 
-pytestmark = [pytest.mark.lesson15]
+pytestmark = pytest.mark.lesson12
 
-HPARAMETERS = [{"stride": 1, "pad": 0}, {"stride": 2, "pad": 1}, {"stride": 1, "pad": "same"}, {"stride": 3, "pad": 2}]
+# (m, n_H_prev, n_W_prev, n_C, f, stride, pad)
+SHAPES = [(2, 5, 6, 3, 3, 1, 1), (1, 7, 7, 1, 3, 2, 0), (2, 6, 5, 4, 2, 3, 2), (2, 5, 5, 2, 5, 1, "same")]
+IDS = ["-".join(map(str, shape)) for shape in SHAPES]
 
 
-def case(seed=0, m=2, n_H=5, n_W=6, n_C_prev=3, f=3):
+def make_inputs(shape, dtype=np.float64, seed=0):
+    m, n_H_prev, n_W_prev, n_C, f, stride, pad = shape
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((m, n_H, n_W, n_C_prev)), rng.standard_normal((f, f, n_C_prev)),
-            rng.standard_normal((1, 1, 1, n_C_prev)))
+    return (rng.standard_normal((m, n_H_prev, n_W_prev, n_C)).astype(dtype), rng.standard_normal((f, f, n_C)).astype(dtype),
+            rng.standard_normal((1, 1, 1, n_C)).astype(dtype), {"stride": stride, "pad": pad})
 
 
-def block_diagonal(W):
-    """The normal conv filters (f, f, n_C, n_C) that do what the depthwise filter (f, f, n_C) does."""
-    f, _, n_C = W.shape
-    W_full = np.zeros((f, f, n_C, n_C))
-    for c in range(n_C):
-        W_full[:, :, c, c] = W[:, :, c]
-    return W_full
+def test_depthwise_is_a_conv_with_diagonal_filters():
+    """Does a depthwise convolution equal a full convolution whose filters never mix channels?"""
+    A_prev, W, b, hparameters = make_inputs(SHAPES[0])
+    full = np.zeros(W.shape[:2] + (3, 3))
+    for c in range(3):
+        full[:, :, c, c] = W[:, :, c]
+    Z, _ = depthwise.depthwise_conv_forward(A_prev, W, b, hparameters)
+    assert rel_error(Z, conv.conv_forward(A_prev, full, b, hparameters)[0]) < 1e-12
 
 
-@pytest.mark.parametrize("hparameters", HPARAMETERS)
-def test_depthwise_equals_a_normal_conv_with_block_diagonal_filters(hparameters):
-    """Is a depthwise conv the normal conv whose filter c sees only channel c?"""
-    A_prev, W, b = case()
+@pytest.mark.parametrize("shape", SHAPES, ids=IDS)
+def test_fast_equals_reference_float64(shape):
+    """Do the fast depthwise passes equal the reference loops in float64?"""
+    A_prev, W, b, hparameters = make_inputs(shape)
     Z, cache = depthwise.depthwise_conv_forward(A_prev, W, b, hparameters)
-    expected, _ = conv_forward(A_prev, block_diagonal(W), b, hparameters)
-    np.testing.assert_allclose(Z, expected, atol=1e-12)
-    assert isinstance(cache, depthwise.DepthwiseCache)
+    Z_ref, cache_ref = depthwise.depthwise_conv_forward_reference(A_prev, W, b, hparameters)
+    assert rel_error(Z, Z_ref) < 1e-10
+    dZ = np.random.default_rng(1).standard_normal(Z.shape)
+    for got, expected in zip(depthwise.depthwise_conv_backward(dZ, cache),
+                             depthwise.depthwise_conv_backward_reference(dZ, cache_ref)):
+        assert got.shape == expected.shape and rel_error(got, expected) < 1e-10
 
 
-@pytest.mark.parametrize("hparameters", HPARAMETERS)
-def test_depthwise_backward_matches_central_differences(hparameters):
-    """Are dA_prev, dW and db of the depthwise conv equal to central differences of sum(Z * dZ)?"""
-    A_prev, W, b = case(1)
+def test_float32_stays_float32():
+    """Does float32 in give float32 out, close to the reference?"""
+    A_prev, W, b, hparameters = make_inputs(SHAPES[2], np.float32)
     Z, cache = depthwise.depthwise_conv_forward(A_prev, W, b, hparameters)
-    dZ = np.random.default_rng(2).standard_normal(Z.shape)
-    grads = depthwise.depthwise_conv_backward(dZ, cache)
-    arrays = [A_prev, W, b]
-    for k, grad in enumerate(grads):
-        def forward(x, k=k):
-            args = arrays[:k] + [x] + arrays[k + 1:]
-            return depthwise.depthwise_conv_forward(*args, hparameters)[0]
-        assert grad.shape == arrays[k].shape
-        assert rel_error(grad, numerical_gradient_array(forward, arrays[k].copy(), dZ)) < 1e-7, k
+    assert Z.dtype == np.float32
+    assert rel_error(Z, depthwise.depthwise_conv_forward_reference(A_prev, W, b, hparameters)[0]) < 1e-5
+    assert all(g.dtype == np.float32 for g in depthwise.depthwise_conv_backward(np.ones_like(Z), cache))
 
 
-def test_separable_backward_matches_central_differences():
-    """Are the five gradients of the separable conv equal to central differences?"""
-    A_prev, W_d, b_d = case(3)
-    rng = np.random.default_rng(4)
-    arrays = [A_prev, W_d, b_d, rng.standard_normal((1, 1, 3, 4)), rng.standard_normal((1, 1, 1, 4))]
-    hparameters = {"stride": 2, "pad": "same"}
-    Z, cache = depthwise.separable_conv_forward(*arrays, hparameters)
-    assert Z.shape == (2, 3, 3, 4)
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
+@pytest.mark.parametrize("shape", SHAPES[:3], ids=IDS[:3])
+def test_depthwise_backward_matches_central_differences(shape, implementation):
+    """Does depthwise_conv_backward match central differences for A_prev, W and b?"""
+    A_prev, W, b, hparameters = make_inputs(shape, seed=2)
+    forward = depthwise.depthwise_conv_forward
+    Z, cache = forward(A_prev, W, b, hparameters, implementation=implementation)
+    dZ = np.random.default_rng(3).standard_normal(Z.shape)
+    grads = depthwise.depthwise_conv_backward(dZ, cache, implementation=implementation)
+    numeric = [numerical_gradient_array(lambda x: forward(x, W, b, hparameters)[0], A_prev, dZ),
+               numerical_gradient_array(lambda x: forward(A_prev, x, b, hparameters)[0], W, dZ),
+               numerical_gradient_array(lambda x: forward(A_prev, W, x, hparameters)[0], b, dZ)]
+    for analytic, approx in zip(grads, numeric):
+        assert rel_error(analytic, approx) < 1e-7
+
+
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
+def test_separable_backward_matches_central_differences(implementation):
+    """Does separable_conv_backward match central differences for all five inputs?"""
+    A_prev, W_d, b_d, hparameters = make_inputs(SHAPES[0], seed=4)
+    rng = np.random.default_rng(5)
+    W_p, b_p = rng.standard_normal((1, 1, 3, 4)), rng.standard_normal((1, 1, 1, 4))
+    args = [A_prev, W_d, b_d, W_p, b_p]
+
+    def forward_with(index):
+        return lambda x: depthwise.separable_conv_forward(*(x if k == index else a for k, a in enumerate(args)),
+                                                          hparameters, implementation)[0]
+
+    Z, cache = depthwise.separable_conv_forward(*args, hparameters, implementation)
+    assert Z.shape == (2, 5, 6, 4)
     dZ = rng.standard_normal(Z.shape)
-    for k, grad in enumerate(depthwise.separable_conv_backward(dZ, cache)):
-        def forward(x, k=k):
-            return depthwise.separable_conv_forward(*arrays[:k], x, *arrays[k + 1:], hparameters)[0]
-        assert rel_error(grad, numerical_gradient_array(forward, arrays[k].copy(), dZ)) < 1e-7, k
+    grads = depthwise.separable_conv_backward(dZ, cache, implementation)
+    for index, analytic in enumerate(grads):
+        assert rel_error(analytic, numerical_gradient_array(forward_with(index), args[index], dZ)) < 1e-7
 
 
-def test_separable_equals_depthwise_then_a_1x1_conv():
-    """Is the separable conv the depthwise output passed through a 1x1 conv?"""
-    A_prev, W_d, b_d = case(5)
-    W_p, b_p = np.ones((1, 1, 3, 2)), np.array([1.0, -1.0]).reshape(1, 1, 1, 2)
-    Z, _ = depthwise.separable_conv_forward(A_prev, W_d, b_d, W_p, b_p, {"stride": 1, "pad": 1})
-    Z_d, _ = depthwise.depthwise_conv_forward(A_prev, W_d, b_d, {"stride": 1, "pad": 1})
-    np.testing.assert_allclose(Z[..., 0], Z_d.sum(axis=-1) + 1.0)
-    np.testing.assert_allclose(Z[..., 1], Z_d.sum(axis=-1) - 1.0)
-
-
-def test_cost_ratio_is_one_over_n_C_plus_one_over_f_squared():
-    """Is separable / normal multiplications = 1/n_C + 1/f**2 (e.g. 3x3 filters, 256 output channels)?"""
-    ratio = depthwise.separable_multiplications(28, 28, 3, 192, 256) / depthwise.conv_multiplications(28, 28, 3, 192, 256)
-    assert ratio == pytest.approx(1 / 256 + 1 / 9)
-
-
-def test_shape_errors_name_the_shapes():
-    """Are a wrong filter depth, a wrong bias and a non-1x1 pointwise filter ValueErrors naming shapes?"""
-    A_prev, W, b = case()
-    with pytest.raises(ValueError, match=r"\(f, f, 3\)"):
-        depthwise.depthwise_conv_forward(A_prev, W[..., :2], b, {"stride": 1, "pad": 0})
-    with pytest.raises(ValueError, match="b has shape"):
-        depthwise.depthwise_conv_forward(A_prev, W, b[..., :2], {"stride": 1, "pad": 0})
-    with pytest.raises(ValueError, match="W_pointwise"):
-        depthwise.separable_conv_forward(A_prev, W, b, np.ones((3, 3, 3, 2)), np.zeros((1, 1, 1, 2)),
-                                         {"stride": 1, "pad": 0})
-
-
-def test_depthwise_layer_counts_and_gradients():
-    """Does DepthwiseConv2D hold (f*f + 1)*n_C parameters and give the functional gradients?"""
-    layer = depthwise.DepthwiseConv2D(4, 3, stride=2, pad="same", seed=1)
-    assert layer.count_parameters() == (9 + 1) * 4
-    x = np.random.default_rng(6).standard_normal((2, 6, 6, 4))
-    out = layer.forward(x)
-    assert out.shape == (2, *layer.output_shape((6, 6, 4))) == (2, 3, 3, 4)
-    dout = np.ones_like(out)
-    layer.backward(dout)
-    expected = depthwise.depthwise_conv_backward(dout, layer.cache)
-    np.testing.assert_allclose(layer.grads["dW_dwconv"], expected[1])
+def test_filter_per_channel_required():
+    """Is a filter bank with the wrong number of channels refused, naming the expected shape?"""
+    A_prev, W, b, hparameters = make_inputs(SHAPES[0])
+    with pytest.raises(ValueError, match=r"expected \(f, f, 3\)"):
+        depthwise.depthwise_conv_forward(A_prev, W[:, :, :2], b, hparameters)
