@@ -445,7 +445,7 @@ class KernelServer:
         return outcome
 
     def _run_cell(self, source: str, filename: str) -> None:
-        code = self._ipython().transform_cell(source)
+        code = self._ipython().transform_cell(source) if _needs_ipython(source) else source
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(ast.parse(code, filename), filename, "exec"), self.namespace)  # noqa: S102 - student code, sandboxed
 
@@ -514,6 +514,12 @@ class KernelServer:
 
     def _decode(self, tree, buffers):
         return decode(tree, buffers, on_handle=lambda t: self._lookup(t.get("id")), on_record=_kernel_record)
+
+
+def _needs_ipython(source: str) -> bool:
+    """Does a cell use IPython syntax (magics, shell escapes, help) or IPython itself? (Importing it costs 0.2 s.)"""
+    lines = [line.strip() for line in source.splitlines()]
+    return "get_ipython" in source or any(line.startswith(("%", "!")) or line.endswith("?") for line in lines)
 
 
 def _describe_exception(exc: BaseException) -> dict:
