@@ -370,8 +370,9 @@ class KernelServer:
     (as KeyboardInterrupt) and never in the middle of a reply.
     """
 
-    def __init__(self, read_fd: int, write_fd: int, output_bytes: int):
+    def __init__(self, read_fd: int, write_fd: int, output_bytes: int, end_strays: bool = False):
         self.reader, self.write_fd, self.output_bytes = FrameReader(read_fd), write_fd, output_bytes
+        self.end_strays = end_strays and os.getuid() != 0  # never as root: kill(-1) would reach everything
         self.handles: dict[int, object] = {}
         self.namespace = self._main_module().__dict__
         self.shell = None
@@ -431,6 +432,8 @@ class KernelServer:
             sys.stdout, sys.stderr = saved
             _drain_sigint()
             _close_figures()
+            if self.end_strays:
+                _end_other_processes()
         if used:
             outcome = {"ok": False, "reference_used": used, "error": outcome.get("error")}
         outcome["output_chars"] = capture.total
@@ -564,6 +567,14 @@ def _drain_sigint() -> None:
     """Forget an interrupt that arrived after the student's code had finished."""
     while signal.SIGINT in signal.sigpending():
         signal.sigtimedwait({signal.SIGINT}, 0)
+
+
+def _end_other_processes() -> None:
+    """Kill every process the student's code left running (its uid's, in its PID namespace; not init)."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _close_figures() -> None:
@@ -757,13 +768,13 @@ class KernelClient:
             found[name] = self._decode(tree, buffers)
         return found
 
-    def call(self, target: int, args: tuple, kwargs: dict):
+    def call(self, target: int, args: tuple, kwargs: dict, name: str = "the function"):
         """Call kernel object ``target``; returns the decoded result or raises the student's error."""
         buffers: list = []
         header = {"op": "call", "target": target, "args": self._encode(list(args), buffers),
                   "kwargs": self._encode(dict(kwargs), buffers), "forbid": list(dict.fromkeys(_FORBIDDEN.get()))}
         reply, out = self.request(header, buffers)
-        return self._result(reply, out)
+        return self._result(reply, out, name)
 
     def getattr(self, target: int, name: str):
         reply, out = self.request({"op": "getattr", "target": target, "name": name})
@@ -784,10 +795,10 @@ class KernelClient:
 
     # ---------------------------------------------------------------- helpers
 
-    def _result(self, reply: dict, buffers: list):
+    def _result(self, reply: dict, buffers: list, name: str = "the function"):
         if reply.get("reference_used"):
             used = ", ".join(str(n) for n in reply["reference_used"])
-            raise ReferenceUsedError(f"calls dlkit's own implementation ({used}) instead of your own code: "
+            raise ReferenceUsedError(f"{name} calls dlkit's own implementation ({used}) instead of your own code: "
                                      "this exercise is graded on code you write yourself")
         if reply.get("ok"):
             return self._decode(reply.get("value"), buffers)
@@ -869,7 +880,7 @@ class RemoteFunction(RemoteHandle):
 
     def __call__(self, *args, **kwargs):
         self._check()
-        return self._client.call(self._id, args, kwargs)
+        return self._client.call(self._id, args, kwargs, self.__name__)
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} in the student's kernel>"
@@ -897,8 +908,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--read-fd", type=int, required=True)
     parser.add_argument("--write-fd", type=int, required=True)
     parser.add_argument("--output-bytes", type=int, default=1 << 20)
+    parser.add_argument("--end-strays", action="store_true",
+                        help="after each request, kill the processes student code left (isolated kernels only)")
     args = parser.parse_args(argv)
-    KernelServer(args.read_fd, args.write_fd, args.output_bytes).serve()
+    KernelServer(args.read_fd, args.write_fd, args.output_bytes, args.end_strays).serve()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ UID_BASE = 1_500_000_000  # kernel uid = UID_BASE + supervisor pid: unique among
 HOME = "/home/student"  # the kernel's working directory inside the sandbox
 DEVICES = ("null", "zero", "full", "random", "urandom")
 KERNEL_EXIT_STARTUP = 120  # init or kernel failed before exec (details in the kernel log)
+KERNEL_PROGRAM = ("-m", "autograde.remote")
 
 
 # ============================================================================ steps 1 to 3 (script)
@@ -326,7 +327,7 @@ class Kernel:
     @classmethod
     def start(cls, scratch_dir, *, memory_bytes: int, cpu_s: float, output_bytes: int,
               hide=(), isolate: bool | None = None, startup_timeout_s: float = 30.0,
-              home_bytes: int = 256 << 20, program: tuple = ("-m", "autograde.remote")) -> "Kernel":
+              home_bytes: int = 256 << 20, program: tuple = KERNEL_PROGRAM) -> "Kernel":
         """Start a kernel whose files live in ``scratch_dir`` (an empty directory of the grader's).
 
         Parameters
@@ -361,7 +362,8 @@ class Kernel:
             "binds": allowed_paths() if isolate else [], "hide": [os.path.abspath(os.fspath(h)) for h in hide],
             "tmp_bytes": 64 << 20, "home_bytes": home_bytes, "home_files": _home_files() if isolate else {},
             "argv": [sys.executable, *program, "--read-fd", str(to_kernel_r),
-                     "--write-fd", str(from_kernel_w), "--output-bytes", str(int(output_bytes))],
+                     "--write-fd", str(from_kernel_w), "--output-bytes", str(int(output_bytes))]
+                    + (["--end-strays"] if isolate and program == KERNEL_PROGRAM else []),
             "env": _kernel_env(home, python_path),
             "rlimits": _rlimits(memory_bytes, cpu_s, output_bytes, per_uid=isolate),
         }

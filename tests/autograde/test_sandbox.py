@@ -176,3 +176,18 @@ def test_rlimits_name_real_limits():
     """Does every resource limit the kernel gets name a limit of this platform?"""
     for name in sandbox._rlimits(1 << 30, 10, 1 << 20, per_uid=True):
         assert hasattr(resource, name)
+
+
+@needs_root
+def test_processes_left_by_a_cell_are_ended(tmp_path):
+    """Is a child process a cell leaves running (even detached) ended once the cell is over?"""
+    from autograde import remote
+    kernel = sandbox.Kernel.start(tmp_path, memory_bytes=1 << 30, cpu_s=30, output_bytes=1 << 16)
+    client = remote.KernelClient(kernel)
+    try:
+        with client.time_limit(time.monotonic() + 60):
+            reply = client.execute("import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)", "<c>")
+            assert reply["ok"], reply
+            assert len(host_processes_of(kernel.uid)) == 1  # the kernel alone
+    finally:
+        kernel.kill()
