@@ -37,11 +37,15 @@ class PoolCache(NamedTuple):
         ``{"f": f, "stride": s}``.
     mode : str
         ``"max"`` or ``"average"``, checked against the backward pass's ``mode``.
+    A : ndarray of shape (m, n_H, n_W, n_C) or None
+        The forward output, kept by the fast path: for max pooling it is each window's
+        maximum, which the backward pass then need not search for again.
     """
 
     A_prev: np.ndarray
     hparameters: dict
     mode: str = "max"
+    A: np.ndarray | None = None
 
 
 def _check_mode(mode: str) -> str:
@@ -198,7 +202,8 @@ def pool_forward(A_prev, hparameters, mode: str = "max", implementation: str = "
     if check_implementation(implementation) == "reference":
         return pool_forward_reference(A_prev, hparameters, mode)
     A_prev, f, stride, _ = _check_pool_inputs(A_prev, hparameters, mode)
-    return kernels.pool_forward(A_prev, f, stride, mode), PoolCache(A_prev, hparameters, mode)
+    A = kernels.pool_forward(A_prev, f, stride, mode)
+    return A, PoolCache(A_prev, hparameters, mode, A)
 
 
 def pool_backward(dA, cache: PoolCache, mode: str = "max", implementation: str = "fast"):
@@ -222,4 +227,5 @@ def pool_backward(dA, cache: PoolCache, mode: str = "max", implementation: str =
     if check_implementation(implementation) == "reference":
         return pool_backward_reference(dA, cache, mode)
     dA, A_prev, f, stride = _check_pool_backward(dA, cache, mode)
-    return kernels.pool_backward(as_float(dA, dA.dtype), as_float(A_prev, dA.dtype), f, stride, mode)
+    A = cache[3] if len(cache) > 3 and cache[3] is not None and cache[3].dtype == dA.dtype else None
+    return kernels.pool_backward(as_float(dA, dA.dtype), as_float(A_prev, dA.dtype), A, f, stride, mode)
