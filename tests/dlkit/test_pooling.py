@@ -162,3 +162,19 @@ def test_backward_checks_dA_shape():
     A, cache = pooling.pool_forward(np.zeros((2, 4, 4, 3)), {"f": 2, "stride": 2})
     with pytest.raises(ValueError, match=r"dA has shape \(2, 2, 1, 3\) but expected \(2, 2, 2, 3\)"):
         pooling.pool_backward(A[:, :, :1], cache)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[1], SHAPES[3]], ids=[IDS[0], IDS[1], IDS[3]])
+def test_threaded_path_equals_reference(shape, mode, monkeypatch):
+    """Split over two threads, do both passes still equal the reference (tiled and not)?"""
+    from dlkit.kernels import pooling as pooling_kernels
+
+    monkeypatch.setenv("DLKIT_NUM_THREADS", "2")
+    monkeypatch.setattr(pooling_kernels, "MIN_SPLIT_WORK", 0)
+    A_prev, hparameters = make_input((5,) + shape[1:], seed=9)
+    A, cache = pooling.pool_forward(A_prev, hparameters, mode)
+    A_ref, cache_ref = pooling.pool_forward_reference(A_prev, hparameters, mode)
+    assert rel_error(A, A_ref) < 1e-10
+    dA = np.random.default_rng(10).standard_normal(A.shape)
+    assert rel_error(pooling.pool_backward(dA, cache, mode), pooling.pool_backward_reference(dA, cache_ref, mode)) < 1e-10
