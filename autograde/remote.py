@@ -570,11 +570,19 @@ def _drain_sigint() -> None:
 
 
 def _end_other_processes() -> None:
-    """Kill every process the student's code left running (its uid's, in its PID namespace; not init)."""
+    """Kill every process the student's code left running (its uid's, in its PID namespace; not init),
+    then reap this process's own children (init reaps the rest), so none lingers as a zombie."""
     try:
         os.kill(-1, signal.SIGKILL)
     except OSError:
-        pass
+        return  # nothing to kill
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                time.sleep(0.005)
+        except ChildProcessError:
+            return
 
 
 def _close_figures() -> None:

@@ -26,7 +26,7 @@ spec.loader.exec_module(tiny)
 
 pytestmark = pytest.mark.skipif(not sandbox.isolation_available(), reason="isolating kernels needs root on Linux")
 
-LIMITS = grading.Limits(cell_timeout_s=8.0, notebook_timeout_s=90.0)
+LIMITS = grading.Limits(cell_timeout_s=6.0, notebook_timeout_s=90.0)
 REPO = Path(autograde.__file__).resolve().parent.parent
 OSERRORS = {"FileNotFoundError", "PermissionError", "OSError", "ProcessLookupError"}
 
@@ -107,7 +107,7 @@ def test_honest_students_get_full_marks(batch):
 def test_reasons_say_what_happened(batch):
     """Does each unusual row's reason say what happened in a person's terms?"""
     reason = {s: r["reason"] for s, r in batch["by_student"].items()}
-    assert "ran past the 8 s limit and was interrupted" in reason["looper"]
+    assert "ran past the 6 s limit and was interrupted" in reason["looper"]
     assert "ignored the interrupt" in reason["stubborn"]
     assert "exited with code 3" in reason["exiter"]
     assert "SIGSEGV" in reason["segfaulter"]
