@@ -1,7 +1,7 @@
 """Speed of convolution and max pooling: naive loops, im2col NumPy, dlkit, PyTorch (if installed).
 
 For each course shape ``(m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p)`` and dtype, prints the
-median time of the forward pass and of forward + backward (all three gradients, ``dA_prev``
+median time (implementations timed in turns, so that load from other processes falls on all alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
 included), the GFLOP/s that makes (``2*m*n_H*n_W*f*f*n_C_prev*n_C`` per pass, three passes for
 forward + backward), dlkit's time over PyTorch's (``conv2d`` with autograd, 2 threads, in both
 memory layouts; the ratio is against the faster one) and how many times faster than the
@@ -52,16 +52,26 @@ TORCH_THREADS = 2
 
 # ---------------------------------------------------------------- timing
 
-def median_time(fn: Callable[[], object], repeats: int = 15, budget: float = 0.5) -> float:
-    """Median seconds of ``fn()`` over at least ``repeats`` calls (more while under ``budget`` s)."""
-    fn(), fn()  # warm caches and allocator
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < budget and len(times) < 200):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def interleaved_medians(candidates: dict, repeats: int = 15, budget: float = 1.0) -> dict:
+    """Median seconds of each candidate's callables, timed in turns.
+
+    ``candidates`` maps a name to a tuple of callables (e.g. forward, forward+backward). Every
+    round calls each callable of each candidate once, so a burst of load from another process
+    falls on all of them alike; at least ``repeats`` rounds, more while under ``budget`` s.
+    """
+    for fns in candidates.values():  # warm caches and allocators
+        for fn in fns:
+            fn(), fn()
+    samples = {name: [[] for _ in fns] for name, fns in candidates.items()}
+    start, rounds = time.perf_counter(), 0
+    while rounds < repeats or (time.perf_counter() - start < budget and rounds < 200):
+        for name, fns in candidates.items():
+            for k, fn in enumerate(fns):
+                t0 = time.perf_counter()
+                fn()
+                samples[name][k].append(time.perf_counter() - t0)
+        rounds += 1
+    return {name: tuple(statistics.median(times) for times in per_fn) for name, per_fn in samples.items()}
 
 
 def conv_flops(shape) -> int:
@@ -120,44 +130,44 @@ def torch_layouts(torch, x, weight, grad):
                               grad.contiguous(memory_format=last))}
 
 
-def torch_conv_times(torch, A_prev, W, b, dZ, stride, pad, repeats) -> dict:
-    """Median forward and forward+backward seconds of ``conv2d`` with autograd, per layout."""
+def torch_conv_candidates(torch, A_prev, W, b, dZ, stride, pad) -> dict:
+    """``{"PyTorch NCHW": (forward, forward_backward), "PyTorch channels_last": ...}``: conv2d with autograd."""
     x = torch.from_numpy(A_prev).permute(0, 3, 1, 2)  # NHWC -> NCHW view
     weight = torch.from_numpy(W).permute(3, 2, 0, 1)  # (f, f, C_prev, C) -> (C, C_prev, f, f)
     grad = torch.from_numpy(dZ).permute(0, 3, 1, 2)
-    times = {}
+    candidates = {}
     for layout, (x_l, w_l, g_l) in torch_layouts(torch, x, weight, grad).items():
         x_l, w_l = x_l.clone().requires_grad_(), w_l.clone().requires_grad_()
         bias = torch.from_numpy(b.reshape(-1).copy()).requires_grad_()
 
-        def forward():
+        def forward(x_l=x_l, w_l=w_l, bias=bias):
             return torch.nn.functional.conv2d(x_l, w_l, bias, stride=stride, padding=pad)
 
-        def forward_backward():
+        def forward_backward(x_l=x_l, w_l=w_l, bias=bias, g_l=g_l, forward=forward):
             forward().backward(g_l)
             x_l.grad = w_l.grad = bias.grad = None
 
-        times[layout] = (median_time(forward, repeats), median_time(forward_backward, repeats))
-    return times
+        candidates[f"PyTorch {layout}"] = (forward, forward_backward)
+    return candidates
 
 
-def torch_pool_times(torch, A_prev, dA, f, stride, repeats) -> dict:
-    """Median forward and forward+backward seconds of ``max_pool2d`` with autograd, per layout."""
+def torch_pool_candidates(torch, A_prev, dA, f, stride) -> dict:
+    """Like :func:`torch_conv_candidates` for ``max_pool2d``."""
     x = torch.from_numpy(A_prev).permute(0, 3, 1, 2)
     grad = torch.from_numpy(dA).permute(0, 3, 1, 2)
-    times = {}
+    candidates = {}
     for layout, (x_l, _, g_l) in torch_layouts(torch, x, x[:1, :1], grad).items():
         x_l = x_l.clone().requires_grad_()
 
-        def forward():
+        def forward(x_l=x_l):
             return torch.nn.functional.max_pool2d(x_l, f, stride)
 
-        def forward_backward():
+        def forward_backward(x_l=x_l, g_l=g_l, forward=forward):
             forward().backward(g_l)
             x_l.grad = None
 
-        times[layout] = (median_time(forward, repeats), median_time(forward_backward, repeats))
-    return times
+        candidates[f"PyTorch {layout}"] = (forward, forward_backward)
+    return candidates
 
 
 # ---------------------------------------------------------------- one shape
@@ -192,17 +202,11 @@ def bench_conv(shape, dtype, torch, repeats) -> dict:
         _, cols = im2col_numpy_forward(A_prev, W, b, s, p)
         im2col_numpy_backward(dZ, A_prev, W, cols, s, p)
 
-    result = {
-        "naive": naive_conv_time(A_prev, W, b, hparameters, dZ),
-        "im2col NumPy": (median_time(lambda: im2col_numpy_forward(A_prev, W, b, s, p), repeats),
-                         median_time(numpy_both, repeats)),
-        "dlkit": (median_time(lambda: conv.conv_forward(A_prev, W, b, hparameters), repeats),
-                  median_time(dlkit_both, repeats)),
-    }
+    candidates = {"im2col NumPy": (lambda: im2col_numpy_forward(A_prev, W, b, s, p), numpy_both),
+                  "dlkit": (lambda: conv.conv_forward(A_prev, W, b, hparameters), dlkit_both)}
     if torch is not None:
-        for layout, times in torch_conv_times(torch, A_prev, W, b, dZ, s, p, repeats).items():
-            result[f"PyTorch {layout}"] = times
-    return result
+        candidates.update(torch_conv_candidates(torch, A_prev, W, b, dZ, s, p))
+    return {"naive": naive_conv_time(A_prev, W, b, hparameters, dZ), **interleaved_medians(candidates, repeats)}
 
 
 def bench_pool(shape, dtype, torch, repeats) -> dict:
@@ -222,13 +226,10 @@ def bench_pool(shape, dtype, torch, repeats) -> dict:
     t1 = time.perf_counter()
     pooling.pool_backward_reference(dA[:1], cache)
     t2 = time.perf_counter()
-    result = {"naive": ((t1 - t0) * m, (t2 - t0) * m),
-              "dlkit": (median_time(lambda: pooling.pool_forward(A_prev, hparameters), repeats),
-                        median_time(dlkit_both, repeats))}
+    candidates = {"dlkit": (lambda: pooling.pool_forward(A_prev, hparameters), dlkit_both)}
     if torch is not None:
-        for layout, times in torch_pool_times(torch, A_prev, dA, f, s, repeats).items():
-            result[f"PyTorch {layout}"] = times
-    return result
+        candidates.update(torch_pool_candidates(torch, A_prev, dA, f, s))
+    return {"naive": ((t1 - t0) * m, (t2 - t0) * m), **interleaved_medians(candidates, repeats)}
 
 
 # ---------------------------------------------------------------- compile time

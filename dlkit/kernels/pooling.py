@@ -26,8 +26,7 @@ from dlkit.kernels import jit, run_batch_split
 MIN_SPLIT_WORK = 1 << 20  # numbers read below which one thread is faster than two (measured)
 
 
-@jit
-def windows_tile(n_H_prev, n_W_prev, f, stride):
+def windows_tile(n_H_prev: int, n_W_prev: int, f: int, stride: int) -> bool:
     """True when the pooling windows cover the input exactly once (stride = f, no leftover)."""
     return stride == f and n_H_prev % f == 0 and n_W_prev % f == 0
 
@@ -67,20 +66,20 @@ def pool_forward_rows(A_prev, f, stride, is_max, A, start, stop):
 
 
 @jit
-def pool_backward_rows(dA, A_prev, A, f, stride, is_max, dA_prev, start, stop):
+def pool_backward_rows(dA, A_prev, A, f, stride, is_max, tiled, dA_prev, start, stop):
     """Route ``dA`` back through the windows of examples ``start:stop``.
 
     Max (``is_max``): ``dA[i, h, w, c]`` to every entry of the window equal to ``A[i, h, w, c]``
     (the forward output); average: ``dA[i, h, w, c] / f**2`` to every entry. dA, A :
     (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C), dA_prev overwritten
-    for those examples (A_prev and A are not read for average pooling).
+    for those examples (A_prev and A are not read for average pooling). ``tiled``: see
+    :func:`windows_tile`.
     """
     m, n_H_prev, n_W_prev, n_C = dA_prev.shape
     _, n_H, n_W, _ = dA.shape
     grad, dst = dA.reshape(dA.size), dA_prev.reshape(dA_prev.size)
     src, out = A_prev.reshape(A_prev.size), A.reshape(A.size)
     C, step = np.uint64(n_C), np.uint64(stride * n_C)
-    tiled = windows_tile(n_H_prev, n_W_prev, f, stride)
     if not tiled:  # entries outside every window stay 0, overlaps add up
         per_example = n_H_prev * n_W_prev * n_C
         for k in range(np.uint64(start * per_example), np.uint64(stop * per_example)):
@@ -131,7 +130,7 @@ def pool_backward(dA, A_prev, A, f, stride, mode):
     A = dA if A is None else A  # average pooling reads neither A_prev nor A
     dA_prev = np.empty(A_prev.shape, dtype=dA.dtype)
     run_batch_split(pool_backward_rows, dA.shape[0], np.ascontiguousarray(dA), np.ascontiguousarray(A_prev),
-                    np.ascontiguousarray(A), f, stride, mode == "max", dA_prev,
+                    np.ascontiguousarray(A), f, stride, mode == "max", windows_tile(*A_prev.shape[1:3], f, stride), dA_prev,
                     work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return dA_prev
 
