@@ -347,7 +347,9 @@ def _split_hidden(code: str) -> list[tuple[bool, str]]:
 
 def dlkit_functions(fn) -> list[str]:
     """Dotted names of the dlkit functions ``fn`` is, or calls directly (for a lambda or partial)."""
-    fn = getattr(fn, "func", fn)  # functools.partial
+    if isinstance(fn, remote.RemoteHandle):  # the student's: nothing of dlkit to refuse
+        return []
+    fn = fn.func if isinstance(fn, functools.partial) else fn
     if _is_dlkit_function(fn):
         return [f"{fn.__module__}.{fn.__name__}"]
     if not isinstance(fn, types.FunctionType):

@@ -456,9 +456,14 @@ class KernelServer:
         if self.shell is None:
             from IPython.core.interactiveshell import InteractiveShell
             from traitlets.config import Config
+
+            class GradingShell(InteractiveShell):
+                def enable_gui(self, gui=None):  # no event loop here: %matplotlib just picks a backend
+                    pass
+
             config = Config()
             config.HistoryManager.enabled = False
-            self.shell = InteractiveShell.instance(config=config, user_module=sys.modules["__main__"])
+            self.shell = GradingShell.instance(config=config, user_module=sys.modules["__main__"])
             self.namespace = self.shell.user_ns
         return self.shell
 
@@ -486,10 +491,14 @@ class KernelServer:
         return outcome
 
     def op_getattr(self, header: dict, buffers: list, out: list) -> dict:
+        """An attribute of a handle; a missing one says so (``missing``) so the grader raises AttributeError."""
         target, name = self._lookup(header.get("target")), header.get("name")
-        if not isinstance(name, str) or name.startswith("__"):
-            return {"ok": False, "error": {"type": "AttributeError", "message": f"cannot read {name!r}", "traceback": ""}}
-        return self._student(lambda: encode(getattr(target, name), out, on_other=self._handle))
+        if not isinstance(name, str) or name.startswith("_"):
+            return {"ok": False, "missing": True}
+        outcome = self._student(lambda: encode(getattr(target, name), out, on_other=self._handle))
+        if not outcome["ok"] and (outcome.get("error") or {}).get("type") == "AttributeError":
+            return {"ok": False, "missing": True}
+        return outcome
 
     def op_release(self, header: dict, buffers: list, out: list) -> dict:
         self.handles.clear()
@@ -785,7 +794,10 @@ class KernelClient:
         return self._result(reply, out, name)
 
     def getattr(self, target: int, name: str):
+        """Attribute ``name`` of kernel object ``target`` (AttributeError when it has none)."""
         reply, out = self.request({"op": "getattr", "target": target, "name": name})
+        if reply.get("missing"):
+            raise AttributeError(name)
         return self._result(reply, out)
 
     def release(self) -> None:

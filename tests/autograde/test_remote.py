@@ -304,6 +304,23 @@ def test_magics_run_in_cells(client):
     assert reply["ok"] and "loop" in reply["output"]
 
 
+def test_matplotlib_magic_works_and_the_cell_goes_on(client):
+    """Does ``%matplotlib inline`` (as course notebooks start) run, and the rest of its cell with it?"""
+    with client.time_limit(time.monotonic() + 60):
+        reply = client.execute("%matplotlib inline\nafter_magic = 1", "<cell magic2>")
+        assert reply["ok"], reply
+        assert client.fetch(["after_magic"]) == {"after_magic": 1}
+
+
+def test_missing_attributes_are_attribute_errors(client):
+    """Is reading an attribute a kernel object lacks an AttributeError (so getattr with a default works)?"""
+    (forward,) = fetch(client, "forward")
+    with client.time_limit(time.monotonic() + 30):
+        assert getattr(forward, "func", None) is None
+        with pytest.raises(AttributeError):
+            forward.no_such_attribute
+
+
 def test_output_is_capped(client):
     """Is a huge output cut at the limit but counted?"""
     with client.time_limit(time.monotonic() + 30):
