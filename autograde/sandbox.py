@@ -62,7 +62,8 @@ def _mount(source, target, fstype, flags, data=None) -> None:
 
 
 def _prctl(option: int, value: int) -> None:
-    _check(_libc().prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+    if sys.platform.startswith("linux"):  # elsewhere (a developer's Mac) there is no prctl: nothing to set
+        _check(_libc().prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
 
 
 def _supervisor_main() -> None:
