@@ -220,14 +220,10 @@ def conv_forward(A_prev, W, b, stride, pad):
     n_H = (n_H_prev + 2 * pad - f) // stride + 1
     n_W = (n_W_prev + 2 * pad - f) // stride + 1
     A_prev, W_rows = np.ascontiguousarray(A_prev), np.ascontiguousarray(W).reshape(f * f * n_C_prev, n_C)
-    if f == 1 and pad == 0:  # 1x1: the fields are the (strided) pixels, one product does it
-        pixels = np.ascontiguousarray(A_prev[:, ::stride, ::stride, :]).reshape(-1, n_C_prev)
-        Z_rows = np.matmul(pixels, W_rows)  # (m*n_H*n_W, n_C)
-        add_bias(Z_rows, b.reshape(n_C), 0, Z_rows.shape[0])
-    else:
-        Z_rows = np.empty((m * n_H * n_W, n_C), dtype=A_prev.dtype)
-        run_batch_split(_forward_part, m, A_prev, W_rows, b.reshape(n_C), f, stride, pad, Z_rows,
-                        work=Z_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
+    Z_rows = np.empty((m * n_H * n_W, n_C), dtype=A_prev.dtype)
+    part = _one_by_one_forward_part if f == 1 and pad == 0 else _forward_part
+    run_batch_split(part, m, A_prev, W_rows, b.reshape(n_C), f, stride, pad, Z_rows,
+                    work=Z_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
     return Z_rows.reshape(m, n_H, n_W, n_C)
 
 
@@ -248,21 +244,43 @@ def conv_backward(dZ, A_prev, W, stride, pad):
     return dA_prev, dW.reshape(W.shape), db.reshape(1, 1, 1, n_C)
 
 
-def _one_by_one_backward(dZ_rows, A_prev, W_rows, stride, W_shape):
-    """Backward pass of a 1x1 convolution without padding: two products on the pixels."""
-    m, _, _, n_C_prev = A_prev.shape
-    n_C = dZ_rows.shape[1]
-    strided = A_prev[:, ::stride, ::stride, :]
-    pixels = np.ascontiguousarray(strided).reshape(-1, n_C_prev)  # (m*n_H*n_W, n_C_prev)
-    dW = np.matmul(pixels.T, dZ_rows).reshape(W_shape)
-    db = np.empty(n_C, dtype=dZ_rows.dtype)
-    column_sums(dZ_rows, db)
-    dpixels = np.matmul(dZ_rows, W_rows.T)  # (m*n_H*n_W, n_C_prev)
+def _pixels(A_prev, stride, start, stop):
+    """The fields of a 1x1 convolution of examples ``start:stop``: (rows, n_C_prev), a view when stride = 1."""
+    pixels = A_prev[start:stop, ::stride, ::stride, :] if stride > 1 else A_prev[start:stop]
+    return np.ascontiguousarray(pixels).reshape(-1, A_prev.shape[3])
+
+
+def _one_by_one_forward_part(A_prev, W_rows, b, f, stride, pad, Z_rows, start, stop):
+    """Examples ``start:stop`` of a 1x1 convolution without padding: the pixels times W, plus b."""
+    per = Z_rows.shape[0] // A_prev.shape[0]
+    np.matmul(_pixels(A_prev, stride, start, stop), W_rows, out=Z_rows[start * per:stop * per])
+    add_bias(Z_rows, b, start * per, stop * per)
+
+
+def _one_by_one_backward_part(dZ_rows, A_prev, W_rows, stride, dA_prev, start, stop):
+    """Examples ``start:stop`` of a 1x1 convolution's backward pass; returns this part's dW, db."""
+    per = dZ_rows.shape[0] // A_prev.shape[0]
+    dZ_part = dZ_rows[start * per:stop * per]
+    dW = np.matmul(_pixels(A_prev, stride, start, stop).T, dZ_part)  # (n_C_prev, n_C)
+    db = np.empty(dZ_rows.shape[1], dtype=dZ_rows.dtype)
+    column_sums(dZ_part, db)
+    dpixels = np.matmul(dZ_part, W_rows.T)  # (rows, n_C_prev)
     if stride == 1:
-        return dpixels.reshape(A_prev.shape), dW, db.reshape(1, 1, 1, n_C)
-    dA_prev = np.zeros(A_prev.shape, dtype=dZ_rows.dtype)
-    dA_prev[:, ::stride, ::stride, :] = dpixels.reshape(strided.shape)
-    return dA_prev, dW, db.reshape(1, 1, 1, n_C)
+        dA_prev[start:stop] = dpixels.reshape(dA_prev[start:stop].shape)
+    else:
+        dA_prev[start:stop] = 0.0
+        target = dA_prev[start:stop, ::stride, ::stride, :]
+        target[...] = dpixels.reshape(target.shape)
+    return dW, db
+
+
+def _one_by_one_backward(dZ_rows, A_prev, W_rows, stride, W_shape):
+    """Backward pass of a 1x1 convolution without padding: two products on the pixels, per thread."""
+    dA_prev = np.empty(A_prev.shape, dtype=dZ_rows.dtype)
+    parts = run_batch_split(_one_by_one_backward_part, A_prev.shape[0], dZ_rows, A_prev, W_rows, stride, dA_prev,
+                            work=dZ_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
+    dW, db = sum(part[0] for part in parts), sum(part[1] for part in parts)
+    return dA_prev, dW.reshape(W_shape), db.reshape(1, 1, 1, -1)
 
 
 # ---------------------------------------------------------------- transposed convolution
@@ -308,3 +326,5 @@ def warmup(dtype) -> None:
     conv_backward(Z, A_prev, W, 2, 1)
     Z = conv_transpose_forward(A_prev, W, b, 2, 1)
     conv_transpose_backward(Z, A_prev, W, 2, 1)
+    Z = conv_forward(A_prev, W[:1, :1], b, 2, 0)
+    conv_backward(Z, A_prev, W[:1, :1], 2, 0)
