@@ -54,6 +54,7 @@ from autograde.errors import ReferenceUsedError, StudentError
 STATUSES = ("graded", "timeout", "crashed", "memory", "invalid", "missing", "error")
 MAX_NOTEBOOK_BYTES = 64 << 20
 STUB = "raise NotImplementedError()"
+TIMED_OUT = "took longer than"  # how a cell's or test's time-out message starts
 
 
 @dataclass(frozen=True)
@@ -471,7 +472,7 @@ class Examiner:
                     self.namespace.pop(name, None)
                 client.release()
         except remote.CellTimeout:
-            result.message = f"took longer than {self.cell_timeout_s:g} s: interrupted"
+            result.message = f"{TIMED_OUT} {self.cell_timeout_s:g} s: interrupted"
         except NameError as exc:
             result.message = _name_error_message(exc)
         except Exception as exc:  # noqa: BLE001 - any failure of a test cell is a failed test
@@ -562,33 +563,28 @@ class _Run:
 
     def _step(self, step: Step, client: remote.KernelClient, tests: Examiner) -> None:
         if step.kind == "test":
-            result = tests.run(step, client)
-            self.results[step.grade_id] = result
-            self._note_failure(step.label, result.message)
+            result = self.results[step.grade_id] = tests.run(step, client)
+            if result.message.startswith(TIMED_OUT):
+                self._timed_out(step.label)
+            else:
+                self._note_memory(step.label, result.message)
             return
         try:
             reply = client.execute(step.code, f"<cell {step.label}>")
+            summary = _error_line(reply)
+            self._note_memory(step.label, summary)
         except remote.CellTimeout:
-            reply = {"ok": False, "error": {"type": "TimeoutError",
-                                            "message": f"ran past the {self.limits.cell_timeout_s:g} s limit: interrupted"}}
-        self._record_cell(step, reply)
-
-    def _record_cell(self, step: Step, reply: dict) -> None:
-        error = reply.get("error") if not reply.get("ok") else None
-        summary = ""
-        if isinstance(error, dict):
-            summary = f"{error.get('type', 'Exception')}: {str(error.get('message', '')).splitlines()[0] if error.get('message') else ''}"
-            self._note_failure(step.label, summary)
-        elif reply.get("reference_used"):
-            summary = "ReferenceUsedError"
+            summary = f"{TIMED_OUT} {self.limits.cell_timeout_s:g} s: interrupted"
+            self._timed_out(step.label)
         if step.origin in ("student", "added", "stub"):
             self.student_cells.append(StudentCell(step.label, step.code, summary[:300]))
 
-    def _note_failure(self, label: str, message: str) -> None:
-        if message.startswith("TimeoutError") or message.startswith("took longer than"):
-            self.timeouts += 1
-            self.events.append(f"{label} ran past the {self.limits.cell_timeout_s:g} s limit and was interrupted")
-        elif "MemoryError" in message.split("\n", 1)[0]:
+    def _timed_out(self, label: str) -> None:
+        self.timeouts += 1
+        self.events.append(f"{label} ran past the {self.limits.cell_timeout_s:g} s limit and was interrupted")
+
+    def _note_memory(self, label: str, message: str) -> None:
+        if "MemoryError" in message.split("\n", 1)[0]:
             self.memory_errors += 1
             self.events.append(f"{label} ran out of memory (limit {self.limits.memory_bytes / 2**30:g} GiB)")
 
@@ -627,6 +623,15 @@ class _Run:
         passed = sum(c.passed for c in cells)
         reason = "; ".join(self.events + self.notes + [f"{passed} of {len(cells)} tests passed"])
         return NotebookResult(score, max_score, status, reason, cells, self.student_cells, isolation, seconds)
+
+
+def _error_line(reply: dict) -> str:
+    """``Type: first line of the message`` of a failed cell's reply, or ''."""
+    error = reply.get("error")
+    if reply.get("ok") or not isinstance(error, dict):
+        return ""
+    lines = str(error.get("message", "")).splitlines()
+    return f"{error.get('type', 'Exception')}: {lines[0] if lines else ''}"
 
 
 def _unrun(source, status: str, reason: str, seconds: float = 0.0) -> NotebookResult:

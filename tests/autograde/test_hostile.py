@@ -109,6 +109,7 @@ def test_reasons_say_what_happened(batch):
     reason = {s: r["reason"] for s, r in batch["by_student"].items()}
     assert "ran past the 6 s limit and was interrupted" in reason["looper"]
     assert "ignored the interrupt" in reason["stubborn"]
+    assert "your cell 3 ran past the 6 s limit and was interrupted" in reason["spinner"]
     assert "exited with code 3" in reason["exiter"]
     assert "SIGSEGV" in reason["segfaulter"]
     assert "ran out of memory" in reason["hog"]
