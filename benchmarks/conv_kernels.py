@@ -1,7 +1,8 @@
 """Speed of convolution and max pooling: naive loops, im2col NumPy, dlkit, PyTorch (if installed).
 
 For each course shape ``(m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p)`` and dtype, prints the
-median time (implementations timed in turns, so that load from other processes falls on all alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
+median time (implementations timed in turns, so that load from other processes falls on all
+alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
 included), the GFLOP/s that makes (``2*m*n_H*n_W*f*f*n_C_prev*n_C`` per pass, three passes for
 forward + backward), dlkit's time over PyTorch's (``conv2d`` with autograd, 2 threads, in both
 memory layouts; the ratio is against the faster one) and how many times faster than the

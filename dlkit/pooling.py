@@ -57,7 +57,8 @@ def _check_mode(mode: str) -> str:
 def pool_window(hparameters) -> tuple[int, int]:
     """Return ``(f, stride)`` from pooling ``hparameters`` (exactly the keys "f" and "stride")."""
     check_hparameters(hparameters, POOL_HPARAMETERS, "pool")
-    return check_int('hparameters["f"]', hparameters["f"], 1), check_int('hparameters["stride"]', hparameters["stride"], 1)
+    f = check_int('hparameters["f"]', hparameters["f"], 1)
+    return f, check_int('hparameters["stride"]', hparameters["stride"], 1)
 
 
 def _check_pool_inputs(A_prev, hparameters, mode):

@@ -129,8 +129,9 @@ def pool_backward(dA, A_prev, A, f, stride, mode):
         A = pool_forward(A_prev, f, stride, mode)
     A = dA if A is None else A  # average pooling reads neither A_prev nor A
     dA_prev = np.empty(A_prev.shape, dtype=dA.dtype)
+    tiled = windows_tile(A_prev.shape[1], A_prev.shape[2], f, stride)
     run_batch_split(pool_backward_rows, dA.shape[0], np.ascontiguousarray(dA), np.ascontiguousarray(A_prev),
-                    np.ascontiguousarray(A), f, stride, mode == "max", windows_tile(*A_prev.shape[1:3], f, stride), dA_prev,
+                    np.ascontiguousarray(A), f, stride, mode == "max", tiled, dA_prev,
                     work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return dA_prev
 
