@@ -47,12 +47,7 @@ def run_grading_throughput() -> None:
     if importlib.util.find_spec("benchmarks.grading_throughput") is None:
         print("\n(benchmarks.grading_throughput not present: skipped)")
         return
-    module = importlib.import_module("benchmarks.grading_throughput")
-    saved, sys.argv = sys.argv, ["python -m benchmarks.grading_throughput"]
-    try:
-        module.main()
-    finally:
-        sys.argv = saved
+    importlib.import_module("benchmarks.grading_throughput").main([])
 
 
 def main(argv: list[str] | None = None) -> int:
