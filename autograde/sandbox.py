@@ -184,6 +184,9 @@ def _build_root(spec: dict, uid: int) -> None:
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name, data in spec["home_files"].items():
         _write_owned(root + HOME, name, data, uid)
+    for source, name in spec["home_copies"]:
+        with open(source, "rb") as handle:
+            _write_owned(root + HOME, name, handle.read(), uid)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
@@ -219,12 +222,12 @@ def _build_dev(dev: str) -> None:
     _tmpfs(f"{dev}/shm", 64 << 20, "mode=1777")
 
 
-def _write_owned(home: str, name: str, data: str, uid: int) -> None:
-    """Write ``home/name`` (directories created), all of it owned by ``uid``."""
+def _write_owned(home: str, name: str, data, uid: int) -> None:
+    """Write ``home/name`` (text or bytes; directories created), all of it owned by ``uid``."""
     path = os.path.join(home, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(data)
+    with open(path, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
     for directory in _parents_below(os.path.dirname(path), home):
         os.chown(directory, uid, uid)
     os.chown(path, uid, uid)
@@ -290,7 +293,7 @@ def _kernel_env(home: str, python_path: list[str]) -> dict:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "student", "LOGNAME": "student",
         "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.config/matplotlib",
-        "IPYTHONDIR": f"{home}/.ipython", "NUMBA_CACHE_DIR": f"{home}/.cache/numba",
+        "IPYTHONDIR": f"{home}/.ipython", "NUMBA_CACHE_DIR": f"{home}/{NUMBA_CACHE}",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(python_path),
     }
@@ -311,6 +314,30 @@ def _home_files() -> dict:
         with open(path, encoding="utf-8") as handle:
             files[".config/matplotlib/" + os.path.basename(path)] = handle.read()
     return files
+
+
+NUMBA_CACHE = ".cache/numba"  # the kernel's NUMBA_CACHE_DIR, under its home
+
+
+def _numba_cache_copies() -> list[tuple[str, str]]:
+    """dlkit's compiled Numba kernels (``__pycache__/*.nbi, *.nbc``) as (host file, place in the kernel's home).
+
+    Numba only uses a cache it can write to, and dlkit's ``__pycache__`` is read-only in the kernel,
+    so the files are copied where Numba looks for them under ``NUMBA_CACHE_DIR``: a folder named
+    ``<source dir name>_<sha1 of the source dir>``. Without them every submission compiles every
+    kernel it uses again (seconds per notebook).
+    """
+    import glob
+    import hashlib
+    copies = []
+    for package in _package_dirs("dlkit"):
+        for cache in glob.glob(os.path.join(package, "**", "__pycache__"), recursive=True):
+            source_dir = os.path.dirname(os.path.abspath(cache))
+            folder = f"{os.path.basename(source_dir)}_{hashlib.sha1(source_dir.encode()).hexdigest()}"
+            for path in sorted(glob.glob(os.path.join(cache, "*.nb[ic]"))):
+                if os.path.isfile(path) and not os.path.islink(path):
+                    copies.append((path, f"{NUMBA_CACHE}/{folder}/{os.path.basename(path)}"))
+    return copies
 
 
 class Kernel:
@@ -362,6 +389,7 @@ class Kernel:
             "isolate": isolate, "root": root, "workdir": scratch, "log": log_path, "kernel_fds": kernel_fds,
             "binds": allowed_paths() if isolate else [], "hide": [os.path.abspath(os.fspath(h)) for h in hide],
             "tmp_bytes": 64 << 20, "home_bytes": home_bytes, "home_files": _home_files() if isolate else {},
+            "home_copies": _numba_cache_copies() if isolate else [],
             "argv": [sys.executable, *program, "--read-fd", str(to_kernel_r),
                      "--write-fd", str(from_kernel_w), "--output-bytes", str(int(output_bytes))]
                     + (["--end-strays"] if isolate and program == KERNEL_PROGRAM else []),

@@ -191,3 +191,22 @@ def test_processes_left_by_a_cell_are_ended(tmp_path):
             assert len(host_processes_of(kernel.uid)) == 1  # the kernel alone
     finally:
         kernel.kill()
+
+
+@needs_root
+def test_numba_cache_of_dlkit_is_copied_into_the_kernel(tmp_path):
+    """Does the kernel find dlkit's compiled Numba kernels under its NUMBA_CACHE_DIR (so it need not compile)?"""
+    copies = sandbox._numba_cache_copies()
+    if not copies:
+        pytest.skip("no Numba cache in dlkit yet (python -m dlkit.kernels.warmup fills it)")
+    from autograde import remote
+    kernel = sandbox.Kernel.start(tmp_path, memory_bytes=1 << 30, cpu_s=30, output_bytes=1 << 16)
+    client = remote.KernelClient(kernel)
+    try:
+        with client.time_limit(time.monotonic() + 60):
+            client.execute("import os\nfound = sorted(os.path.join(d, f) for d, _, fs in os.walk(os.environ['NUMBA_CACHE_DIR'])"
+                           " for f in fs)", "<c>")
+            found = client.fetch(["found"])["found"]
+    finally:
+        kernel.kill()
+    assert [p.rsplit("/", 2)[-2:] for p in found] == sorted(name.rsplit("/", 2)[-2:] for _, name in copies)
