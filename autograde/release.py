@@ -498,7 +498,8 @@ def run(solutions_dir: Path, course_dir: Path, *, check: bool = False, jobs: int
     with tempfile.TemporaryDirectory(prefix="autograde-release-") as out:
         reports = build(sources, course_dir, Path(out), grade=not check, jobs=jobs)
         problems = [p for r in reports for p in r.problems]
-        problems += file_leaks(solutions_dir, course_dir, [f"{r.name}.ipynb" for r in reports])
+        # Every source notebook's release legitimately shares its name, released now or earlier.
+        problems += file_leaks(solutions_dir, course_dir, [p.name for p in find_sources(solutions_dir)])
         stale = [] if only else orphans(solutions_dir, course_dir)
         print_table(reports, check=check)
         for problem in problems:

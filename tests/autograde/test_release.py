@@ -258,3 +258,14 @@ def test_course_is_up_to_date_with_solutions():
     """Is the committed course/ exactly what solutions/ generates (`make release-check`)?"""
     result = run_cli("release", "--check", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_naming_one_notebook_leaves_the_other_releases_legitimate(tmp_path):
+    """After a full release, does naming one notebook accept the other notebooks' releases in course/?"""
+    solutions = write_solutions(tmp_path)
+    nbformat.write(tiny_source(), str(solutions / "02_tiny.ipynb"))
+    assert run_cli("release", cwd=tmp_path).returncode == 0
+    result = run_cli("release", "--check", "02_tiny", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "a file of solutions/" not in result.stderr
