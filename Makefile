@@ -40,7 +40,7 @@ release: $(STAMP)
 release-check: $(STAMP)
 	$(BIN)/python -m autograde release --check
 
-grade: $(STAMP)
+grade: warmup
 	$(BIN)/python -m autograde grade --submissions $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
 
 bench: $(STAMP)
