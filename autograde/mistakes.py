@@ -66,6 +66,14 @@ class Evidence:
         c = float(np.sum(self.got * self.expected)) / denominator
         return c if self.close(self.got, c * self.expected) else None
 
+    def matches(self, candidate: np.ndarray) -> bool:
+        """Return True when ``got`` agrees with ``candidate``, a wrong result told apart from ``expected``.
+
+        A candidate within hint precision of the expected result proves nothing (e.g. ``1 - beta**t``
+        against ``1 - beta**(t + 1)`` at large ``t``), so it never matches.
+        """
+        return self.close(self.got, candidate) and not self.close(candidate, self.expected)
+
     def factor_is(self, target: float) -> bool:
         """Return True when ``got`` is ``target`` times ``expected``."""
         return self.factor is not None and abs(self.factor - target) <= 1e-3 * abs(target)
@@ -73,6 +81,29 @@ class Evidence:
 
 # ---------------------------------------------------------------------------------------------
 # Hints on non-finite values: nothing else can be read from a result that holds NaN or inf.
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _bias_corrections(context: Mapping) -> list[tuple[str, float, float]]:
+    """The ``(key, beta, t)`` of each rate in ``context`` (beta, beta1, beta2) when a step ``t`` is given."""
+    t = context.get("t")
+    if not _real(t):
+        return []
+    return [(key, float(context[key]), t) for key in ("beta", "beta1", "beta2")
+            if _real(context.get(key)) and 0 < context[key] < 1]
+
+
+def bias_correction_by_zero(e: Evidence) -> str | None:
+    """NaN or inf at ``t = 1``: a bias correction ``1 - beta**(t - 1)``, which is 0 at the first step."""
+    if not e.same_shape or not _bias_corrections(e.context) or e.context["t"] != 1:
+        return None
+    if np.any(~np.isfinite(e.got) & np.isfinite(e.expected)):
+        return ("NaN or inf at t = 1: is the bias correction 1 - beta**(t - 1)? It is 0 at the first step: "
+                "divide by 1 - beta**t (t counts the updates from 1).")
+    return None
+
 
 def non_finite(e: Evidence) -> str | None:
     """NaN or inf where the expected result is finite: log of 0, 0/0, or an overflowing exp."""
@@ -235,16 +266,27 @@ def dropout_not_rescaled(e: Evidence) -> str | None:
 
 def missing_bias_correction(e: Evidence) -> str | None:
     """An exponentially weighted average without the division by ``1 - beta**t``."""
-    t = e.context.get("t")
-    for key in ("beta", "beta1", "beta2"):
-        beta = e.context.get(key)
-        if t is None or beta is None or not 0 < beta < 1:
-            continue
+    for key, beta, t in _bias_corrections(e.context):
         correction = 1.0 - beta**t
         if e.factor_is(correction):
             return f"the bias correction is missing: divide by (1 - {key}**t)."
         if e.factor_is(correction**2):
             return f"the bias correction multiplies by (1 - {key}**t): it should divide by it."
+    return None
+
+
+def bias_correction_step_off(e: Evidence) -> str | None:
+    """A division by ``1 - beta**(t + 1)`` or ``1 - beta**(t - 1)`` where ``1 - beta**t`` belongs.
+
+    At ``t = 1`` with ``beta2 = 0.999`` the result is about half the expected one, which the generic
+    factor-two hint would misread, so this one comes first.
+    """
+    for key, beta, t in _bias_corrections(e.context):
+        for step, shown in ((t + 1, "t + 1"), (t - 1, "t - 1")):
+            wrong = 1.0 - beta**step
+            if wrong != 0.0 and e.matches(e.expected * (1.0 - beta**t) / wrong):
+                return (f"the bias correction divides by 1 - {key}**({shown}) instead of 1 - {key}**t: "
+                        f"the step count is off by one (t counts the updates from 1; here t = {t:g}).")
     return None
 
 
@@ -310,8 +352,11 @@ def shifted_by_one(e: Evidence) -> str | None:
 
 
 # The hints in the order they are tried: cheapest and most specific first. A specific factor (m,
-# keep_prob, 1 - beta**t, -1, 2) must come before the generic constant factor.
+# keep_prob, 1 - beta**t, -1, 2) must come before the generic constant factor; a bias correction
+# with the step off by one before the factor two it resembles. A division by zero at t = 1 is named
+# before the generic NaN/inf hint.
 HINTS: list[Callable[[Evidence], str | None]] = [
+    bias_correction_by_zero,
     non_finite,
     not_reduced,
     over_reduced,
@@ -326,6 +371,7 @@ HINTS: list[Callable[[Evidence], str | None]] = [
     divided_by_m,
     dropout_not_rescaled,
     missing_bias_correction,
+    bias_correction_step_off,
     sign_flipped,
     factor_two,
     constant_factor,

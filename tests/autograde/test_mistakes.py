@@ -56,6 +56,14 @@ def ewa_uncorrected(gradients, beta):
     return v
 
 
+def corrected_second_moment(gradients, beta2, step=lambda t: t):
+    """Adam's s_corrected after len(gradients) updates, t counted from 1; ``step`` maps t to the exponent used."""
+    s = np.zeros_like(gradients[0])
+    for g in gradients:
+        s = beta2 * s + (1 - beta2) * g**2
+    return s / (1 - beta2 ** step(len(gradients)))
+
+
 def zero_pad(images, pad):
     return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
 
@@ -79,6 +87,7 @@ def softmax(z, axis):
 with np.errstate(all="ignore"):  # the wrong implementations below overflow and take log(0) on purpose
     NAIVE_COST = -np.mean(Y_EDGE * np.log(A_EDGE) + (1 - Y_EDGE) * np.log(1 - A_EDGE))  # nan: 0 * log(0)
     NAIVE_LOGSUMEXP = np.log(np.sum(np.exp(BIG)))  # inf: exp(1000) overflows
+    S_CORRECTED_BY_ZERO = corrected_second_moment(GRADS[:1], 0.999, lambda t: t - 1)  # inf: 1 - beta2**0 = 0
 
 
 def safe_cross_entropy(A, Y):
@@ -118,6 +127,12 @@ WRONG_IMPLEMENTATIONS = [
      "divide by (1 - beta**t)"),
     (mistakes.missing_bias_correction, ewa_uncorrected(GRADS, 0.9) * (1 - 0.9**3), ewa(GRADS, 0.9),
      {"beta1": 0.9, "t": 3}, "should divide"),
+    (mistakes.bias_correction_step_off, corrected_second_moment(GRADS[:1], 0.999, lambda t: t + 1),
+     corrected_second_moment(GRADS[:1], 0.999), {"beta1": 0.9, "beta2": 0.999, "t": 1}, "1 - beta2**(t + 1)"),
+    (mistakes.bias_correction_step_off, corrected_second_moment(GRADS, 0.9, lambda t: t - 1),
+     corrected_second_moment(GRADS, 0.9), {"beta1": 0.9, "t": 3}, "1 - beta1**(t - 1) instead of 1 - beta1**t"),
+    (mistakes.bias_correction_by_zero, S_CORRECTED_BY_ZERO, corrected_second_moment(GRADS[:1], 0.999),
+     {"beta2": 0.999, "t": 1}, "It is 0 at the first step"),
     (mistakes.sign_flipped, np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
      "sign is flipped"),
     (mistakes.factor_two, 0.7 / M * np.sum(W**2), 0.7 / (2 * M) * np.sum(W**2), None, "twice too large"),
@@ -157,6 +172,7 @@ CORRECT_ANSWERS = [
     (recurrence(Z, np.zeros(3)), recurrence(Z, np.zeros(3)).copy()),
     (zero_pad(IMAGES, 2), np.pad(IMAGES, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=0.0)),
     (ewa(GRADS, 0.9), ewa(GRADS, 0.9) + 1e-12),
+    (corrected_second_moment(GRADS, 0.9, lambda t: t + 0.0), corrected_second_moment(GRADS, 0.9)),
 ]
 
 
@@ -171,6 +187,20 @@ def test_specific_factor_wins_over_generic_factor():
     """Is a result m times too large explained as a missing 1/m rather than as 'some factor'?"""
     assert hint_for(np.ones(3) * 5, np.ones(3), {"m": 5}) == "the result is m = 5 times too large: did you divide by m?"
     assert "5 times the expected" in hint_for(np.ones(3) * 5, np.ones(3))
+
+
+def test_step_off_by_one_is_not_called_a_factor_two():
+    """At t = 1 with beta2 = 0.999, is 1 - beta2**(t + 1) named as such rather than as 'half the expected one'?"""
+    got, expected = corrected_second_moment(GRADS[:1], 0.999, lambda t: t + 1), corrected_second_moment(GRADS[:1], 0.999)
+    assert "half the expected" in hint_for(got, expected)  # without the context, it is all one can tell
+    assert "1 - beta2**(t + 1) instead of 1 - beta2**t" in hint_for(got, expected, {"beta2": 0.999, "t": 1})
+
+
+def test_step_off_by_one_needs_a_visible_difference():
+    """At a large t, where 1 - beta**(t + 1) and 1 - beta**t agree to hint precision, is no step blamed?"""
+    expected = corrected_second_moment(GRADS, 0.9)
+    got = expected * (1 + 1e-5)  # some other small error
+    assert hint_for(got, expected, {"beta": 0.9, "t": 200}) is None
 
 
 def test_hidden_numbers_when_not_revealing():
