@@ -13,8 +13,25 @@ the two arrays (and, for some, from facts in ``context`` such as the number of e
 >>> hint_for(expected, expected) is None
 True
 
-Context keys that hints use (all optional): ``m`` (number of examples), ``keep_prob`` (dropout),
-``beta``/``beta1``/``beta2`` and ``t`` (exponentially weighted averages and Adam), ``pad`` (padding).
+Context keys that hints use (all optional; a test author gives those it knows, a hint without its
+facts stays silent):
+
+- ``m``: the number of examples (a missing 1/m; a variance divided by m - 1: then ``m`` is the
+  number of values each statistic is taken over, e.g. ``N * n_H * n_W`` for a spatial batch norm);
+- ``keep_prob``: the keep probability of dropout;
+- ``beta``, ``beta1``, ``beta2`` and ``t``: the rates of exponentially weighted averages and Adam,
+  and the step (counted from 1) of a bias correction ``1 - beta**t``;
+- ``pad``: the padding of a convolution;
+- ``momentum``, ``previous``, ``batch``: a running average ``momentum * previous + (1 - momentum) *
+  batch`` (batch norm's running mean and variance). A swap of the two weights can only be told from
+  ``got`` and ``expected`` with ``momentum`` and one of ``previous`` (the value before the update)
+  or ``batch`` (the batch statistic). Each may be an array, or a tuple or dict of arrays (e.g. the
+  ``RunningStats(mean, var)`` passed in): the arrays of the checked result's shape are tried.
+
+>>> running = (np.array([1.0, 2.0]), np.array([0.5, 0.5]))  # (mean, var) before the update
+>>> hint_for(0.1 * running[0] + 0.9 * np.array([3.0, 0.0]), 0.9 * running[0] + 0.1 * np.array([3.0, 0.0]),
+...          {"momentum": 0.9, "previous": running})
+'the running average has its weights swapped: the update is momentum * running + (1 - momentum) * batch (the old value weighted by momentum = 0.9), not momentum * batch + (1 - momentum) * running.'
 """
 from __future__ import annotations
 
@@ -290,6 +307,99 @@ def bias_correction_step_off(e: Evidence) -> str | None:
     return None
 
 
+def _arrays_like(value, shape: tuple) -> list[np.ndarray]:
+    """The float arrays of ``shape`` in a context value: the value itself, or the items of a tuple or dict."""
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (tuple, list)) else [value]
+    arrays = [_as_float_array(item) for item in items]
+    return [a for a in arrays if a is not None and a.shape == shape and np.all(np.isfinite(a))]
+
+
+def _momentum(context: Mapping) -> float | None:
+    """The ``momentum`` of a running average, when one in (0, 1) is given."""
+    momentum = context.get("momentum")
+    return float(momentum) if _real(momentum) and 0 < momentum < 1 else None
+
+
+def _previous_values(e: Evidence, momentum: float) -> list[np.ndarray]:
+    """The running values before the update: ``previous`` itself, or implied by ``batch`` and ``expected``.
+
+    The expected update is ``momentum * previous + (1 - momentum) * batch``.
+    """
+    shape = e.expected.shape
+    given = _arrays_like(e.context.get("previous", ()), shape)
+    implied = [(e.expected - (1 - momentum) * batch) / momentum for batch in _arrays_like(e.context.get("batch", ()), shape)]
+    return given + implied
+
+
+def momentum_swapped(e: Evidence) -> str | None:
+    """A running average ``momentum * batch + (1 - momentum) * previous``: the two weights swapped.
+
+    Needs ``momentum`` and the value before the update (``previous``) or the batch statistic
+    (``batch``) in the context: from ``got`` and ``expected`` alone a swap cannot be told apart.
+    """
+    momentum = _momentum(e.context)
+    if momentum is None or momentum == 0.5 or not e.same_shape:  # at 0.5 a swap changes nothing
+        return None
+    for previous in _previous_values(e, momentum):
+        batch = (e.expected - momentum * previous) / (1 - momentum)
+        if e.matches((1 - momentum) * previous + momentum * batch):
+            return (f"the running average has its weights swapped: the update is momentum * running + (1 - momentum) * batch "
+                    f"(the old value weighted by momentum = {momentum:g}), not momentum * batch + (1 - momentum) * running.")
+    return None
+
+
+def _statistics(e: Evidence) -> list[Evidence]:
+    """The results themselves and, for a running average whose previous value is known, the batch statistics."""
+    found = [e]
+    momentum = _momentum(e.context)
+    if momentum is None or not e.same_shape:
+        return found
+    for previous in _previous_values(e, momentum):
+        batch = lambda value: (value - momentum * previous) / (1 - momentum)  # noqa: E731
+        found.append(Evidence(batch(e.got), batch(e.expected), e.context, e.reveal))
+    return found
+
+
+def _normalized_with(e: Evidence, c: float, m: int) -> bool:
+    """True when ``got`` is ``c`` times ``expected`` about the means taken over ``m`` entries.
+
+    ``gamma * c * Z_norm + beta`` against ``gamma * Z_norm + beta``: the means over the examples
+    (any axes of total size ``m``, the other axis being the features) are equal, and the deviations
+    from them are ``c`` times the expected ones.
+    """
+    if e.matches(c * e.expected):
+        return True
+    axes = [tuple(range(e.got.ndim))] + [tuple(a for a in range(e.got.ndim) if a != f) for f in range(e.got.ndim)]
+    for over in dict.fromkeys(axes):
+        if not over or int(np.prod([e.got.shape[a] for a in over])) != m:
+            continue
+        got_mean, expected_mean = e.got.mean(axis=over, keepdims=True), e.expected.mean(axis=over, keepdims=True)
+        centred = Evidence(e.got - got_mean, e.expected - expected_mean, e.context, e.reveal)
+        if e.close(got_mean, expected_mean) and centred.matches(c * centred.expected):
+            return True
+    return False
+
+
+def variance_by_m_minus_one(e: Evidence) -> str | None:
+    """A variance divided by ``m - 1`` instead of ``m`` (``ddof=1``): seen on the variance, or on the values it normalizes.
+
+    The variance (or a running average of it, given ``momentum`` and ``previous``) is ``m / (m - 1)``
+    times too large, a standard deviation ``sqrt(m / (m - 1))``, and normalized values
+    ``sqrt((m - 1) / m)`` times too small about their means.
+    """
+    m = e.context.get("m")
+    if not _real(m) or m < 2 or not e.same_shape:
+        return None
+    ratio = m / (m - 1)
+    if any(s.matches(ratio * s.expected) or s.matches(np.sqrt(ratio) * s.expected) for s in _statistics(e)):
+        return (f"the variance looks divided by m - 1 = {m - 1:g} instead of m = {m:g} (np.var or np.std with ddof=1?): "
+                f"use the 1/m variance, np.var(..., ddof=0) (the default) or np.mean((Z - mu) ** 2, ...).")
+    if _normalized_with(e, np.sqrt(1 / ratio), int(m)):
+        return (f"the values look normalized with a variance divided by m - 1 = {m - 1:g} instead of m = {m:g} "
+                f"(np.var or np.std with ddof=1?): use the 1/m variance, np.var(..., ddof=0) (the default).")
+    return None
+
+
 def sign_flipped(e: Evidence) -> str | None:
     """``-expected``: a minus sign lost in the cost, in ``dZ = A - Y`` or in the update."""
     if e.factor_is(-1.0):
@@ -372,6 +482,8 @@ HINTS: list[Callable[[Evidence], str | None]] = [
     dropout_not_rescaled,
     missing_bias_correction,
     bias_correction_step_off,
+    momentum_swapped,
+    variance_by_m_minus_one,
     sign_flipped,
     factor_two,
     constant_factor,
@@ -400,7 +512,7 @@ def hint_for(got, expected, context: Mapping | None = None, *, reveal: bool = Tr
         The student's (wrong) result and the expected one, of any shapes.
     context : Mapping, optional
         Facts about the call that some hints need: ``m``, ``keep_prob``, ``beta``, ``beta1``,
-        ``beta2``, ``t``, ``pad``.
+        ``beta2``, ``t``, ``pad``, ``momentum``, ``previous``, ``batch`` (see the module docstring).
     reveal : bool, default True
         When False, no hint shows a number derived from the expected values.
 

@@ -332,6 +332,36 @@ def test_unnamed_outputs_use_output_index_and_context_per_case():
     assert "output[1] is " in message and "Hint: the result is m = 30 times too large: did you divide by m?" in message
 
 
+class Running(NamedTuple):
+    mean: np.ndarray
+    var: np.ndarray
+
+
+def running_update(Z, running, momentum=0.9):
+    """The running statistics of batch norm after one batch Z (n, m)."""
+    return Running(momentum * running.mean + (1 - momentum) * Z.mean(axis=1, keepdims=True),
+                   momentum * running.var + (1 - momentum) * Z.var(axis=1, keepdims=True))
+
+
+def test_running_statistics_hints_from_a_per_case_context():
+    """Do a swapped momentum and a variance over m - 1 get their hints when the context gives momentum and previous?"""
+    def swapped(Z, running, momentum=0.9):
+        return Running((1 - momentum) * running.mean + momentum * Z.mean(axis=1, keepdims=True),
+                       (1 - momentum) * running.var + momentum * Z.var(axis=1, keepdims=True))
+
+    def unbiased(Z, running, momentum=0.9):
+        return Running(running_update(Z, running, momentum).mean,
+                       momentum * running.var + (1 - momentum) * Z.var(axis=1, ddof=1, keepdims=True))
+
+    cases = [(RNG.normal(1.0, 2.0, size=(3, 8)), Running(np.zeros((3, 1)), np.ones((3, 1))))]
+    context = lambda Z, running, momentum=0.9: {"m": Z.shape[1], "momentum": momentum, "previous": running}  # noqa: E731
+    checks.compare_to_reference(running_update, running_update, cases, output_names="running", context=context)
+    message = failure(checks.compare_to_reference, swapped, running_update, cases, output_names="running", context=context)
+    assert message.split(": ", 1)[1].startswith("running.mean differs") and "weights swapped" in message
+    message = failure(checks.compare_to_reference, unbiased, running_update, cases, output_names="running", context=context)
+    assert "running.var differs" in message and "divided by m - 1 = 7 instead of m = 8" in message
+
+
 def test_single_output_called_the_output():
     """Is a single array output called 'the output' in the message?"""
     message = failure(checks.compare_to_reference, lambda z: z, sigmoid, [(np.zeros((2, 2)),)], name="sigmoid")

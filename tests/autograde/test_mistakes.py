@@ -64,11 +64,25 @@ def corrected_second_moment(gradients, beta2, step=lambda t: t):
     return s / (1 - beta2 ** step(len(gradients)))
 
 
+def batchnorm_train(Z, gamma, beta, previous, momentum=0.9, ddof=0, swapped=False):
+    """Batch norm in train mode: out (n, m) and the updated running (mean, var), each (n, 1)."""
+    mu, var = Z.mean(axis=1, keepdims=True), Z.var(axis=1, ddof=ddof, keepdims=True)  # (n, 1)
+    out = gamma * (Z - mu) / np.sqrt(var + 1e-5) + beta  # (n, m)
+    keep = 1 - momentum if swapped else momentum
+    return out, (keep * previous[0] + (1 - keep) * mu, keep * previous[1] + (1 - keep) * var)
+
+
 def zero_pad(images, pad):
     return np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
 
 
 IMAGES = RNG.standard_normal((2, 4, 4, 3))  # (m, n_H, n_W, n_C)
+BN_Z = RNG.normal(2.0, 3.0, size=(3, 6))  # (n, m)
+BN_GAMMA, BN_BETA = RNG.normal(1.0, 0.5, size=(3, 1)), RNG.normal(0.0, 1.0, size=(3, 1))
+BN_RUNNING = (RNG.normal(size=(3, 1)), RNG.uniform(0.5, 2.0, size=(3, 1)))  # (mean, var) before the update
+BN_RIGHT = batchnorm_train(BN_Z, BN_GAMMA, BN_BETA, BN_RUNNING)
+BN_UNBIASED = batchnorm_train(BN_Z, BN_GAMMA, BN_BETA, BN_RUNNING, ddof=1)
+BN_SWAPPED = batchnorm_train(BN_Z, BN_GAMMA, BN_BETA, BN_RUNNING, swapped=True)
 DROP_MASK = RNG.random((4, 5)) < 0.8
 GRADS = [RNG.standard_normal((2, 3)) for _ in range(3)]
 SQUARE_A, SQUARE_DZ = RNG.standard_normal((4, 6)), RNG.standard_normal((4, 6))
@@ -133,6 +147,19 @@ WRONG_IMPLEMENTATIONS = [
      corrected_second_moment(GRADS, 0.9), {"beta1": 0.9, "t": 3}, "1 - beta1**(t - 1) instead of 1 - beta1**t"),
     (mistakes.bias_correction_by_zero, S_CORRECTED_BY_ZERO, corrected_second_moment(GRADS[:1], 0.999),
      {"beta2": 0.999, "t": 1}, "It is 0 at the first step"),
+    (mistakes.momentum_swapped, BN_SWAPPED[1][0], BN_RIGHT[1][0], {"momentum": 0.9, "previous": BN_RUNNING},
+     "weights swapped"),
+    (mistakes.momentum_swapped, BN_SWAPPED[1][1], BN_RIGHT[1][1],
+     {"momentum": 0.9, "batch": {"mean": BN_Z.mean(axis=1, keepdims=True), "var": BN_Z.var(axis=1, keepdims=True)}},
+     "momentum * running + (1 - momentum) * batch"),
+    (mistakes.variance_by_m_minus_one, BN_Z.var(axis=1, ddof=1, keepdims=True), BN_Z.var(axis=1, keepdims=True),
+     {"m": 6}, "divided by m - 1 = 5 instead of m = 6"),
+    (mistakes.variance_by_m_minus_one, BN_Z.std(axis=1, ddof=1), BN_Z.std(axis=1), {"m": 6}, "ddof=1"),
+    (mistakes.variance_by_m_minus_one, BN_UNBIASED[1][1], BN_RIGHT[1][1], {"m": 6, "momentum": 0.9, "previous": BN_RUNNING},
+     "variance looks divided by m - 1"),
+    (mistakes.variance_by_m_minus_one, BN_UNBIASED[0], BN_RIGHT[0], {"m": 6}, "normalized with a variance divided by m - 1"),
+    (mistakes.variance_by_m_minus_one, batchnorm_train(BN_Z, 1.0, 0.0, BN_RUNNING, ddof=1)[0],
+     batchnorm_train(BN_Z, 1.0, 0.0, BN_RUNNING)[0], {"m": 6}, "normalized"),
     (mistakes.sign_flipped, np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
      "sign is flipped"),
     (mistakes.factor_two, 0.7 / M * np.sum(W**2), 0.7 / (2 * M) * np.sum(W**2), None, "twice too large"),
@@ -201,6 +228,31 @@ def test_step_off_by_one_needs_a_visible_difference():
     expected = corrected_second_moment(GRADS, 0.9)
     got = expected * (1 + 1e-5)  # some other small error
     assert hint_for(got, expected, {"beta": 0.9, "t": 200}) is None
+
+
+def test_running_average_hints_need_their_context():
+    """Is a swapped momentum named only with momentum and the value before (or the batch statistic) in the context?"""
+    got, expected = BN_SWAPPED[1][0], BN_RIGHT[1][0]
+    assert "swapped" not in (hint_for(got, expected, {"momentum": 0.9}) or "")
+    assert "swapped" not in (hint_for(got, expected, {"previous": BN_RUNNING}) or "")
+    assert "swapped" in hint_for(got, expected, {"momentum": 0.9, "previous": BN_RUNNING[0]})
+    half = batchnorm_train(BN_Z, BN_GAMMA, BN_BETA, BN_RUNNING, momentum=0.5)
+    assert hint_for(half[1][0] + 0.1, half[1][0], {"momentum": 0.5, "previous": BN_RUNNING}) is None
+
+
+def test_correct_batchnorm_gets_no_variance_or_momentum_hint():
+    """Do a correct batch norm's outputs get no hint with m, momentum and previous all given?"""
+    context = {"m": 6, "momentum": 0.9, "previous": BN_RUNNING, "batch": (BN_Z.mean(axis=1, keepdims=True),)}
+    again = batchnorm_train(BN_Z.astype(np.float32), BN_GAMMA, BN_BETA, BN_RUNNING)
+    for got, expected in [(again[0], BN_RIGHT[0]), (again[1][0], BN_RIGHT[1][0]), (again[1][1], BN_RIGHT[1][1])]:
+        assert hint_for(got, expected, context) is None
+
+
+def test_normalized_values_need_the_right_m():
+    """Is a batch norm output with ddof=1 explained only when m is the number of examples normalized over?"""
+    assert "m - 1" in hint_for(BN_UNBIASED[0], BN_RIGHT[0], {"m": 6})
+    assert hint_for(BN_UNBIASED[0], BN_RIGHT[0], {"m": 3}) is None
+    assert hint_for(BN_UNBIASED[0], BN_RIGHT[0]) is None
 
 
 def test_hidden_numbers_when_not_revealing():
