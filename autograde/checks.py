@@ -812,9 +812,17 @@ def _gradient_message(got, numerical: np.ndarray, label: str, rtol: float, conte
     return head + detail + comparer.hint(g, numerical)
 
 
+def _forward_form(cache_index: int) -> str:
+    """'a tuple (out, cache)', or the form a forward whose cache sits elsewhere returns."""
+    if cache_index in (-1, 1):
+        return "a tuple (out, cache)" if cache_index == -1 else "a tuple (out, cache, ...)"
+    return f"a tuple (out, ...) with the cache at position {cache_index}"
+
+
 def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, backward_args: tuple,
-                       out_shape: tuple, labels: list[str], arg_labels: list[str], names: tuple) -> dict:
-    """Run the student's forward then backward on copies; return the gradients keyed by label.
+                       out_shape: tuple, labels: list[str], arg_labels: list[str], names: tuple,
+                       cache_index: int = -1) -> dict:
+    """Run the student's forward then backward (on ``result[cache_index]``) on copies; return the gradients by label.
 
     Raises AssertionError when the forward's output or the gradients have the wrong form, or when
     either function modified its inputs (``dout`` included: the check differentiates with it).
@@ -823,13 +831,13 @@ def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, b
     forward_args = _copy(args)
     result = _call_student(forward_fn, forward_args, {}, where, fname)
     changed = _mutation_message(fname, arg_labels, list(args), list(forward_args))
-    if not isinstance(result, (tuple, list)) or len(result) < 2:
-        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected a tuple (out, cache).")
+    if not isinstance(result, (tuple, list)) or len(result) < 2 or not -len(result) <= cache_index < len(result):
+        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected {_forward_form(cache_index)}.")
     if np.shape(result[0]) != out_shape:
         raise AssertionError(f"{where}: {fname} returns an output of shape {np.shape(result[0])} but expected "
                              f"{out_shape}: fix {fname} before its backward.")
     student_dout = dout.copy()
-    grads = _call_student(backward_fn, (student_dout, result[-1], *backward_args), {}, where, bname)
+    grads = _call_student(backward_fn, (student_dout, result[cache_index], *backward_args), {}, where, bname)
     changed = changed or _mutation_message(bname, ["dout"], [dout], [student_dout])
     if changed:
         raise AssertionError(f"{where}: {changed}")
@@ -842,13 +850,15 @@ def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, b
 def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, *, wrt,
                    reference_forward: Callable | None = None, seed: int = 0, rtol: float = 1e-5,
                    backward_args: Sequence = (), name: str | None = None, h: float = 1e-5,
-                   context: Mapping | None = None, scale: Mapping[str, float] | None = None) -> None:
+                   context: Mapping | None = None, scale: Mapping[str, float] | None = None,
+                   cache_index: int = -1) -> None:
     """Check every gradient a backward function returns against central differences.
 
     Runs ``out, cache = forward_fn(*args)`` (for a forward returning more, the first output is
-    ``out`` and the last is ``cache``), draws ``dout`` from a normal distribution seeded by
-    ``seed``, calls ``backward_fn(dout, cache, *backward_args)``, and compares each returned
-    gradient with central differences of ``sum(reference_forward(*args)[0] * dout)`` in float64.
+    ``out`` and output ``cache_index``, by default the last, is ``cache``), draws ``dout`` from a
+    normal distribution seeded by ``seed``, calls ``backward_fn(dout, cache, *backward_args)``,
+    and compares each returned gradient with central differences of
+    ``sum(reference_forward(*args)[0] * dout)`` in float64.
 
     Parameters
     ----------
@@ -883,6 +893,9 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
         functions whose convention is not the plain chain rule: with the notes' dense layers,
         ``dZ`` is a per-example derivative and ``dW = dZ A_prev^T / m``, so pass
         ``scale={"dW": 1 / m, "db": 1 / m}``.
+    cache_index : int, default -1
+        Which output of the forward is the cache: ``1`` for a batch norm returning
+        ``(out, cache, running)``.
 
     Examples
     --------
@@ -907,7 +920,7 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     dout = np.random.default_rng(seed).standard_normal(reference_out.shape)
     grads = _student_gradients(forward_fn, backward_fn, args, dout, tuple(backward_args),
                                reference_out.shape, [label for label, _ in targets], _labels(names, args, {}),
-                               (where, fname, bname))
+                               (where, fname, bname), cache_index)
 
     def loss() -> float:
         return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))

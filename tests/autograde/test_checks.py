@@ -8,6 +8,7 @@ import pytest
 
 from autograde import checks
 from autograde.errors import ReferenceUsedError, StudentError
+from dlkit import batchnorm
 
 RNG = np.random.default_rng(3)
 
@@ -625,6 +626,30 @@ def test_gradients_of_parameters_in_a_dict():
 
     args = (RNG.standard_normal((3, 2)), {"W": RNG.standard_normal((2, 3))}, "double")
     checks.check_backward(backward, forward, args, wrt={"dx": "x", "dW": ("parameters", "W")}, backward_args=("double",))
+
+
+BATCHNORM_ARGS = (RNG.normal(1.0, 2.0, size=(3, 5)), RNG.normal(1.0, 0.5, size=(3, 1)), RNG.normal(size=(3, 1)))
+
+
+def test_cache_index_picks_the_cache_of_a_forward_returning_more():
+    """With cache_index=1, is batch norm's (out, cache, running) checked, and a train-mode dZ without the mean terms caught?"""
+    def backward_as_in_test_mode(dout, cache):
+        dZ, dgamma, dbeta = batchnorm.batchnorm_backward(dout, cache)
+        return dout * cache.gamma / np.sqrt(cache.var + cache.eps), dgamma, dbeta
+
+    wrt = ("Z", "gamma", "beta")
+    checks.check_backward(batchnorm.batchnorm_backward, batchnorm.batchnorm_forward, BATCHNORM_ARGS, wrt=wrt, cache_index=1)
+    message = failure(checks.check_backward, backward_as_in_test_mode, batchnorm.batchnorm_forward, BATCHNORM_ARGS,
+                      wrt=wrt, cache_index=1)
+    assert ": dZ has relative error" in message
+    with pytest.raises(ValueError):  # by default the last output, the running statistics, goes to the backward
+        checks.check_backward(batchnorm.batchnorm_backward, batchnorm.batchnorm_forward, BATCHNORM_ARGS, wrt=wrt)
+
+
+def test_cache_index_outside_the_outputs_is_reported():
+    """Is a forward returning fewer outputs than cache_index needs told what form is expected?"""
+    message = failure(checks.check_backward, linear_backward, linear_forward, LINEAR_ARGS, wrt=("A_prev",), cache_index=2)
+    assert message.endswith("linear_forward returned a tuple of 2 items but expected a tuple (out, ...) with the cache at position 2.")
 
 
 def test_seed_makes_the_check_repeatable():
