@@ -32,12 +32,33 @@ def windows_tile(n_H_prev: int, n_W_prev: int, f: int, stride: int) -> bool:
 
 
 @jit
-def pool_forward_rows(A_prev, f, stride, is_max, A, start, stop):
-    """``A[i, h, w, c]`` = max (``is_max``) or mean of ``A_prev[i, h*s:h*s+f, w*s:w*s+f, c]``.
+def max_pool_forward(A_prev, f, stride, A, start, stop):
+    """``A[i, h, w, c] = max of A_prev[i, h*s:h*s+f, w*s:w*s+f, c]`` for examples ``start:stop``.
 
-    A_prev : (m, n_H_prev, n_W_prev, n_C); A : (m, n_H, n_W, n_C), written for examples
-    ``start:stop``.
+    A_prev : (m, n_H_prev, n_W_prev, n_C); A : (m, n_H, n_W, n_C), written.
     """
+    m, n_H_prev, n_W_prev, n_C = A_prev.shape
+    _, n_H, n_W, _ = A.shape
+    src, dst = A_prev.reshape(A_prev.size), A.reshape(A.size)
+    C, step = np.uint64(n_C), np.uint64(stride * n_C)
+    for i in range(start, stop):
+        for h in range(n_H):
+            o = np.uint64((i * n_H + h) * n_W * n_C)
+            top = np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C)
+            for w in range(np.uint64(n_W)):  # the window's first entry starts the max
+                for c in range(C):
+                    dst[o + w * C + c] = src[top + w * step + c]
+            for di in range(f):
+                for dj in range(f):
+                    tap = top + np.uint64((di * n_W_prev + dj) * n_C)
+                    for w in range(np.uint64(n_W)):
+                        for c in range(C):
+                            dst[o + w * C + c] = max(dst[o + w * C + c], src[tap + w * step + c])
+
+
+@jit
+def avg_pool_forward(A_prev, f, stride, A, start, stop):
+    """``A[i, h, w, c] = mean of A_prev[i, h*s:h*s+f, w*s:w*s+f, c]`` for examples ``start:stop``."""
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     _, n_H, n_W, _ = A.shape
     src, dst = A_prev.reshape(A_prev.size), A.reshape(A.size)
@@ -46,45 +67,41 @@ def pool_forward_rows(A_prev, f, stride, is_max, A, start, stop):
         for h in range(n_H):
             o = np.uint64((i * n_H + h) * n_W * n_C)
             top = np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C)
-            for w in range(np.uint64(n_W)):  # the window's first entry starts the max / the sum
-                for c in range(C):
-                    dst[o + w * C + c] = src[top + w * step + c]
+            for k in range(row_len):
+                dst[o + k] = 0.0
             for di in range(f):
                 for dj in range(f):
-                    if di == 0 and dj == 0:
-                        continue
                     tap = top + np.uint64((di * n_W_prev + dj) * n_C)
                     for w in range(np.uint64(n_W)):
                         for c in range(C):
-                            if is_max:
-                                dst[o + w * C + c] = max(dst[o + w * C + c], src[tap + w * step + c])
-                            else:
-                                dst[o + w * C + c] += src[tap + w * step + c]
-            if not is_max:
-                for k in range(row_len):
-                    dst[o + k] /= f * f
+                            dst[o + w * C + c] += src[tap + w * step + c]
+            for k in range(row_len):
+                dst[o + k] /= f * f
 
 
 @jit
-def pool_backward_rows(dA, A_prev, A, f, stride, is_max, tiled, dA_prev, start, stop):
-    """Route ``dA`` back through the windows of examples ``start:stop``.
+def _zero_examples(dA_prev, start, stop):
+    """``dA_prev[start:stop] = 0``."""
+    flat = dA_prev.reshape(dA_prev.size)
+    per_example = dA_prev.size // dA_prev.shape[0]
+    for k in range(np.uint64(start * per_example), np.uint64(stop * per_example)):
+        flat[k] = 0.0
 
-    Max (``is_max``): ``dA[i, h, w, c]`` to every entry of the window equal to ``A[i, h, w, c]``
-    (the forward output); average: ``dA[i, h, w, c] / f**2`` to every entry. dA, A :
-    (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C), dA_prev overwritten
-    for those examples (A_prev and A are not read for average pooling). ``tiled``: see
-    :func:`windows_tile`.
+
+@jit
+def max_pool_backward(dA, A_prev, A, f, stride, tiled, dA_prev, start, stop):
+    """Send ``dA[i, h, w, c]`` to every entry of its window equal to ``A[i, h, w, c]`` (the max).
+
+    dA, A : (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C), dA_prev
+    overwritten for examples ``start:stop``. ``tiled``: see :func:`windows_tile`.
     """
-    m, n_H_prev, n_W_prev, n_C = dA_prev.shape
+    m, n_H_prev, n_W_prev, n_C = A_prev.shape
     _, n_H, n_W, _ = dA.shape
     grad, dst = dA.reshape(dA.size), dA_prev.reshape(dA_prev.size)
     src, out = A_prev.reshape(A_prev.size), A.reshape(A.size)
     C, step = np.uint64(n_C), np.uint64(stride * n_C)
     if not tiled:  # entries outside every window stay 0, overlaps add up
-        per_example = n_H_prev * n_W_prev * n_C
-        for k in range(np.uint64(start * per_example), np.uint64(stop * per_example)):
-            dst[k] = 0.0
-    scale = 1.0 / (f * f)
+        _zero_examples(dA_prev, start, stop)
     for i in range(start, stop):
         for h in range(n_H):
             o = np.uint64((i * n_H + h) * n_W * n_C)
@@ -92,21 +109,47 @@ def pool_backward_rows(dA, A_prev, A, f, stride, is_max, tiled, dA_prev, start, 
             for di in range(f):
                 for dj in range(f):
                     tap = top + np.uint64((di * n_W_prev + dj) * n_C)
-                    for w in range(np.uint64(n_W)):
-                        s, g = tap + w * step, o + w * C
-                        if is_max and tiled:
+                    if tiled:
+                        for w in range(np.uint64(n_W)):
                             for c in range(C):
-                                dst[s + c] = grad[g + c] if src[s + c] == out[g + c] else 0.0
-                        elif is_max:
+                                s, g = tap + w * step + c, o + w * C + c
+                                dst[s] = grad[g] if src[s] == out[g] else 0.0
+                    else:
+                        for w in range(np.uint64(n_W)):
                             for c in range(C):
-                                if src[s + c] == out[g + c]:
-                                    dst[s + c] += grad[g + c]
-                        elif tiled:
+                                s, g = tap + w * step + c, o + w * C + c
+                                if src[s] == out[g]:
+                                    dst[s] += grad[g]
+
+
+@jit
+def avg_pool_backward(dA, f, stride, tiled, dA_prev, start, stop):
+    """Spread ``dA[i, h, w, c] / f**2`` over its window (examples ``start:stop``).
+
+    dA : (m, n_H, n_W, n_C); dA_prev : (m, n_H_prev, n_W_prev, n_C), overwritten for those examples.
+    """
+    m, n_H_prev, n_W_prev, n_C = dA_prev.shape
+    _, n_H, n_W, _ = dA.shape
+    grad, dst = dA.reshape(dA.size), dA_prev.reshape(dA_prev.size)
+    C, step = np.uint64(n_C), np.uint64(stride * n_C)
+    scale = 1.0 / (f * f)
+    if not tiled:
+        _zero_examples(dA_prev, start, stop)
+    for i in range(start, stop):
+        for h in range(n_H):
+            o = np.uint64((i * n_H + h) * n_W * n_C)
+            top = np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C)
+            for di in range(f):
+                for dj in range(f):
+                    tap = top + np.uint64((di * n_W_prev + dj) * n_C)
+                    if tiled:
+                        for w in range(np.uint64(n_W)):
                             for c in range(C):
-                                dst[s + c] = grad[g + c] * scale
-                        else:
+                                dst[tap + w * step + c] = grad[o + w * C + c] * scale
+                    else:
+                        for w in range(np.uint64(n_W)):
                             for c in range(C):
-                                dst[s + c] += grad[g + c] * scale
+                                dst[tap + w * step + c] += grad[o + w * C + c] * scale
 
 
 # ---------------------------------------------------------------- forward and backward passes
@@ -115,8 +158,8 @@ def pool_forward(A_prev, f, stride, mode):
     """Fast pooling forward pass. A_prev (m, n_H_prev, n_W_prev, n_C) -> A (m, n_H, n_W, n_C)."""
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     A = np.empty((m, (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1, n_C), dtype=A_prev.dtype)
-    run_batch_split(pool_forward_rows, m, np.ascontiguousarray(A_prev), f, stride, mode == "max", A,
-                    work=A_prev.size, min_work=MIN_SPLIT_WORK)
+    kernel = max_pool_forward if mode == "max" else avg_pool_forward
+    run_batch_split(kernel, m, np.ascontiguousarray(A_prev), f, stride, A, work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return A
 
 
@@ -125,14 +168,16 @@ def pool_backward(dA, A_prev, A, f, stride, mode):
 
     ``A`` is the forward output (m, n_H, n_W, n_C), or None to compute it again (max pooling).
     """
-    if mode == "max" and A is None:
-        A = pool_forward(A_prev, f, stride, mode)
-    A = dA if A is None else A  # average pooling reads neither A_prev nor A
+    dA = np.ascontiguousarray(dA)
     dA_prev = np.empty(A_prev.shape, dtype=dA.dtype)
     tiled = windows_tile(A_prev.shape[1], A_prev.shape[2], f, stride)
-    run_batch_split(pool_backward_rows, dA.shape[0], np.ascontiguousarray(dA), np.ascontiguousarray(A_prev),
-                    np.ascontiguousarray(A), f, stride, mode == "max", tiled, dA_prev,
-                    work=A_prev.size, min_work=MIN_SPLIT_WORK)
+    if mode == "max":
+        A = pool_forward(A_prev, f, stride, mode) if A is None else np.ascontiguousarray(A)
+        run_batch_split(max_pool_backward, dA.shape[0], dA, np.ascontiguousarray(A_prev), A, f, stride, tiled,
+                        dA_prev, work=A_prev.size, min_work=MIN_SPLIT_WORK)
+    else:
+        run_batch_split(avg_pool_backward, dA.shape[0], dA, f, stride, tiled, dA_prev,
+                        work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return dA_prev
 
 
