@@ -64,6 +64,7 @@ __all__ = [
     "assert_equal",
     "compare_to_reference",
     "check_backward",
+    "check_loss_gradient",
     "passed",
     "hint_for",
     "redacted",
@@ -722,6 +723,7 @@ def _float64(value):
 
 def _resolve_wrt(wrt, names: list[str] | None, args: tuple) -> list[tuple[str, tuple]]:
     """``wrt`` as (label, path) pairs: ``"W"`` -> ``("dW", (1,))``; ``(3, "Wax")`` -> ``("dWax", (3, "Wax"))``."""
+    wrt = (wrt,) if isinstance(wrt, (str, int)) else wrt
     items = list(wrt.items()) if isinstance(wrt, Mapping) else [(None, item) for item in wrt]
     resolved = []
     for label, item in items:
@@ -736,6 +738,19 @@ def _resolve_wrt(wrt, names: list[str] | None, args: tuple) -> list[tuple[str, t
         last = path[-1] if len(path) > 1 else (names[path[0]] if names and path[0] < len(names) else f"arg{path[0] + 1}")
         resolved.append((label or f"d{last}", path))
     return resolved
+
+
+def _differentiable(args: tuple, targets: list[tuple[str, tuple]]) -> list:
+    """Float64 copies of ``args`` in which each number differentiated (such as a bias ``b = 0.5``) is a 0-d array.
+
+    Central differences perturb their input in place, which a Python float does not allow.
+    """
+    work = list(_float64(args))
+    for _, path in targets:
+        container = _at(work, path[:-1])
+        if _is_number(container[path[-1]]) and isinstance(container, (list, dict)):
+            container[path[-1]] = np.array(container[path[-1]], dtype=np.float64)
+    return work
 
 
 def _at(args, path: tuple):
@@ -915,7 +930,7 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     targets = _resolve_wrt(wrt, names, args)
     fname, bname = _function_name(forward_fn), name or _function_name(backward_fn)
     where = f"{bname} for {_describe_call(fname, names, args, {})}"
-    work = list(_float64(args))
+    work = _differentiable(args, targets)
     reference_out = np.asarray(_first_output(reference_forward(*work)), dtype=np.float64)
     dout = np.random.default_rng(seed).standard_normal(reference_out.shape)
     grads = _student_gradients(forward_fn, backward_fn, args, dout, tuple(backward_args),
@@ -925,11 +940,119 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     def loss() -> float:
         return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))
 
+    message = _numerical_mismatch(grads, targets, work, loss, h, rtol, scale or {}, context or {})
+    if message:
+        raise AssertionError(f"{where}: {message}")
+
+
+def _numerical_mismatch(grads: dict, targets: list[tuple[str, tuple]], work: list, loss: Callable[[], float],
+                        h: float, rtol: float, scale: Mapping, context: Mapping) -> str | None:
+    """The message for the first gradient (in the order of ``targets``) that central differences of ``loss`` refute."""
     for label, path in targets:
-        numerical = _central_differences(loss, _at(work, path), h) * (scale or {}).get(label, 1.0)
-        message = _gradient_message(grads[label], numerical, label, rtol, context or {})
+        numerical = _central_differences(loss, _at(work, path), h) * scale.get(label, 1.0)
+        message = _gradient_message(grads[label], numerical, label, rtol, context)
         if message:
-            raise AssertionError(f"{where}: {message}")
+            return message
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss functions returning (cost, gradient) against central differences of the cost.
+
+def _cost_value(result) -> float:
+    """The cost of a reference loss returning ``cost`` or ``(cost, ...)``, as a float (a (1, 1) array too)."""
+    cost = np.asarray(_first_output(result), dtype=np.float64)
+    if cost.size != 1:
+        raise ValueError(f"the reference loss returned a cost of shape {cost.shape}; a cost is a single number")
+    return float(cost.reshape(()))
+
+
+def _loss_outputs(result, labels: list[str], fname: str) -> tuple | str:
+    """``(cost, gradients by label)`` of a loss's result, or a message saying what is wrong with its form."""
+    form = f"{fname} returned {_describe(result)} but expected a tuple (cost, {', '.join(labels)})."
+    if not isinstance(result, (tuple, list)) or len(result) < 2:
+        return form
+    grads = result[1] if len(result) == 2 else result[1:]  # (cost, dZ), (cost, grads) or (cost, dA, dW)
+    by_label = _gradients_by_label(grads, labels, fname)
+    if isinstance(by_label, str):
+        return by_label if isinstance(grads, Mapping) else form
+    return result[0], by_label
+
+
+def check_loss_gradient(loss_fn: Callable, args: Sequence, *, wrt, reference_loss: Callable | None = None,
+                        rtol: float = 1e-5, name: str | None = None, h: float = 1e-5, context: Mapping | None = None,
+                        scale: Mapping[str, float] | None = None, strict_scalars: bool = False) -> None:
+    """Check a loss function that returns ``(cost, gradient)``: its cost, then its gradient against central differences.
+
+    Calls ``loss_fn(*args)`` on copies, compares the cost with ``reference_loss``'s (as in
+    ``assert_close``: a number, or a size-1 array such as ``np.array([[0.69]])`` unless
+    ``strict_scalars``), then compares each returned gradient with central differences of the
+    reference cost in float64.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        The student's loss (or a grader proxy), returning ``(cost, dZ)``, ``(cost, dA, dW)`` or
+        ``(cost, grads)`` with ``grads`` a dict read by label.
+    args : sequence
+        Its positional arguments (float arrays are differentiated in float64).
+    wrt : str, sequence or Mapping
+        What the gradients are with respect to, in the order they follow the cost, as in
+        ``check_backward``: ``"Z"`` (its gradient is called ``dZ``), ``("A", "W")``, positions,
+        paths into a dict argument, or a Mapping ``{"dZ": "Z"}``.
+    reference_loss : callable, optional
+        The trusted loss, returning ``cost`` or ``(cost, ...)`` with ``cost`` a number or a size-1
+        array; differentiated numerically (default ``loss_fn``). Give it in graded tests.
+    rtol : float, default 1e-5
+        Largest accepted relative error per gradient (the cost is compared with rtol=1e-6).
+    name : str, optional
+        The function's name in messages.
+    h : float, default 1e-5
+        Step of the central differences.
+    context : Mapping, optional
+        Facts for the known-mistake hints, e.g. ``{"m": Z.shape[1]}``.
+    scale : Mapping of str to float, optional
+        A factor for the central differences of some gradients, keyed by label (as in
+        ``check_backward``), for a gradient that leaves out a factor of the cost such as its 1/m.
+    strict_scalars : bool, default False
+        Reject a size-1 array where the cost is a number.
+
+    Raises
+    ------
+    AssertionError
+        On a result of the wrong form, a wrong cost, a gradient that central differences refute,
+        or an input the function modified.
+
+    Examples
+    --------
+    >>> def mean_squared_error(A, Y):
+    ...     m = Y.shape[1]
+    ...     return np.sum((A - Y) ** 2) / (2 * m), A - Y
+    >>> A, Y = np.array([[0.5, 1.0, 0.25]]), np.array([[1.0, 0.0, 0.5]])
+    >>> check_loss_gradient(mean_squared_error, (A, Y), wrt="A", context={"m": 3})
+    Traceback (most recent call last):
+    ...
+    AssertionError: mean_squared_error(A, Y) for A of shape (1, 3), Y of shape (1, 3): dA has relative error 0.5 against central differences (limit 1e-05); first wrong entry at index (0, 0): expected -0.1667, got -0.5 (3 of 3 entries wrong). Hint: the result is m = 3 times too large: did you divide by m?
+    """
+    args = tuple(args)
+    reference_loss = reference_loss or loss_fn
+    names = _parameter_names(loss_fn) or _parameter_names(reference_loss)
+    targets = _resolve_wrt(wrt, names, args)
+    fname = name or _function_name(loss_fn)
+    where = _describe_call(fname, names, args, {})
+    work = _differentiable(args, targets)
+    expected_cost = _cost_value(reference_loss(*_copy(work)))
+    student_args = _copy(args)
+    result = _call_student(loss_fn, student_args, {}, where, fname)
+    message = _mutation_message(fname, _labels(names, args, {}), list(args), list(student_args))
+    outputs = _loss_outputs(result, [label for label, _ in targets], fname)
+    message = message or (outputs if isinstance(outputs, str) else None)
+    if not message:
+        comparer = _Comparer(context=context or {}, strict_scalars=strict_scalars)
+        message = comparer.compare(outputs[0], expected_cost, "the cost") or _numerical_mismatch(
+            outputs[1], targets, work, lambda: _cost_value(reference_loss(*work)), h, rtol, scale or {}, context or {})
+    if message:
+        raise AssertionError(f"{where}: {message}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from autograde import checks
 from autograde.errors import ReferenceUsedError, StudentError
-from dlkit import batchnorm
+from dlkit import batchnorm, losses
 
 RNG = np.random.default_rng(3)
 
@@ -672,6 +672,111 @@ def test_backward_student_exception_propagates():
         checks.check_backward(broken_backward, linear_forward, LINEAR_ARGS, wrt=("A_prev",))
     assert "in broken_backward" in "".join(traceback.format_exception(info.value))
     assert "broken_backward for linear_forward(A_prev, W, b)" in info.value.__notes__[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# check_loss_gradient
+
+
+SOFTMAX_Z = RNG.normal(0.0, 2.0, size=(4, 5))  # (K, m)
+SOFTMAX_Y = np.eye(4)[:, RNG.integers(0, 4, size=5)]  # (K, m) one-hot
+
+
+def softmax_cross_entropy(Z, Y):
+    """A correct student version, written differently from dlkit's."""
+    e = np.exp(Z - Z.max(axis=0))
+    A = e / e.sum(axis=0)
+    m = Z.shape[1]
+    return -np.sum(Y * np.log(A)) / m, (A - Y) / m
+
+
+def test_correct_loss_gradient_passes():
+    """Does a correct softmax_cross_entropy pass against dlkit's, and against its own cost by default?"""
+    checks.check_loss_gradient(softmax_cross_entropy, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                               reference_loss=losses.softmax_cross_entropy)
+    checks.check_loss_gradient(softmax_cross_entropy, (SOFTMAX_Z.astype(np.float32), SOFTMAX_Y), wrt=("Z",))
+
+
+def test_loss_gradient_without_the_mean_is_named():
+    """Is a dZ without its 1/m reported against central differences, with the m hint?"""
+    def student(Z, Y):
+        cost, dZ = softmax_cross_entropy(Z, Y)
+        return cost, dZ * Z.shape[1]
+
+    message = failure(checks.check_loss_gradient, student, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy, context={"m": 5})
+    assert message.startswith("student(Z, Y) for Z of shape (4, 5), Y of shape (4, 5): dZ has relative error ")
+    assert "against central differences (limit 1e-05)" in message and "m = 5 times too large" in message
+
+
+def test_loss_gradient_with_flipped_sign_is_named():
+    """Is dZ = Y - A (the sign flipped) caught and named?"""
+    def student(Z, Y):
+        cost, dZ = softmax_cross_entropy(Z, Y)
+        return cost, -dZ
+
+    message = failure(checks.check_loss_gradient, student, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy)
+    assert "dZ has relative error 1 against central differences" in message and "sign is flipped" in message
+
+
+def test_wrong_cost_is_reported_before_the_gradient():
+    """Is a cost summed instead of averaged reported as the cost, even with a right dZ?"""
+    def student(Z, Y):
+        cost, dZ = softmax_cross_entropy(Z, Y)
+        return cost * Z.shape[1], dZ
+
+    message = failure(checks.check_loss_gradient, student, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy, context={"m": 5})
+    assert ": the cost is " in message and "did you divide by m?" in message
+
+
+def test_cost_as_a_one_by_one_array():
+    """Is a (1, 1) cost accepted from the student and from the reference, and refused with strict_scalars?"""
+    def as_matrix(Z, Y):
+        cost, dZ = softmax_cross_entropy(Z, Y)
+        return np.array([[cost]]), dZ
+
+    checks.check_loss_gradient(as_matrix, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z")
+    checks.check_loss_gradient(softmax_cross_entropy, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z", reference_loss=as_matrix)
+    message = failure(checks.check_loss_gradient, as_matrix, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy, strict_scalars=True)
+    assert message.endswith("the cost is an ndarray of shape (1, 1) but expected a number: use np.squeeze or float(...).")
+
+
+def test_loss_result_of_the_wrong_form():
+    """Is a loss returning only its cost, or too few gradients, told the tuple it should return?"""
+    message = failure(checks.check_loss_gradient, lambda Z, Y: softmax_cross_entropy(Z, Y)[0], (SOFTMAX_Z, SOFTMAX_Y),
+                      wrt="Z", reference_loss=losses.softmax_cross_entropy, name="softmax_cross_entropy")
+    assert message.endswith("softmax_cross_entropy returned a float64 but expected a tuple (cost, dZ).")
+    message = failure(checks.check_loss_gradient, softmax_cross_entropy, (SOFTMAX_Z, SOFTMAX_Y), wrt=("Z", "Y"))
+    assert message.endswith("returned a tuple of 2 items but expected a tuple (cost, dZ, dY).")
+
+
+def test_loss_modifying_its_input_is_reported():
+    """Is a loss that shifts Z in place (Z -= max) reported, though its values are right?"""
+    def shifting(Z, Y):
+        Z -= Z.max(axis=0, keepdims=True)
+        return softmax_cross_entropy(Z, Y)
+
+    message = failure(checks.check_loss_gradient, shifting, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy)
+    assert "shifting changed its input Z" in message
+
+
+def test_loss_gradients_in_a_dict():
+    """Are gradients returned as (cost, grads) with a dict read by label, and a missing key named?"""
+    def logistic(w, b, X, Y):
+        A = sigmoid(w.T @ X + b)
+        m = X.shape[1]
+        cost = -np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A))
+        return cost, {"dw": X @ (A - Y).T / m, "db": np.sum(A - Y) / m}
+
+    w, b, X, Y = propagate_cases(1)[0]
+    checks.check_loss_gradient(logistic, (w, b, X, Y), wrt={"dw": "w", "db": "b"})
+    message = failure(checks.check_loss_gradient, lambda w, b, X, Y: (logistic(w, b, X, Y)[0], {"dw": 0}),
+                      (w, b, X, Y), wrt={"dw": "w", "db": "b"}, reference_loss=logistic, name="propagate")
+    assert message.endswith("propagate returned a dict that is missing the key 'db'.")
 
 
 # --------------------------------------------------------------------------------------------
