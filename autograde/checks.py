@@ -43,6 +43,10 @@ Choices worth knowing:
   compares arrays by value whatever their dtypes.
 - Float32 results (or float32 expected values) get tolerances widened to float32 round-off, so a
   correct answer never fails because of the precision it was computed in.
+- Every check takes ``note="..."``, a sentence of advice appended to any failure it reports (a
+  recipe, where to look), so a test cell never wraps a check in try/except to add one.
+  ``assert_less(value, limit, name=..., advice=...)`` checks a number the student computed, such
+  as the difference of a gradient check.
 """
 from __future__ import annotations
 
@@ -62,6 +66,7 @@ from autograde.errors import StudentError
 __all__ = [
     "assert_close",
     "assert_equal",
+    "assert_less",
     "compare_to_reference",
     "check_backward",
     "check_loss_gradient",
@@ -160,8 +165,8 @@ def _number(x) -> str:
 
 
 def _pair(expected, got) -> tuple[str, str]:
-    """Two numbers with just enough digits that they do not print the same."""
-    for digits in (4, 6, 9, 12, 17):
+    """Two numbers with just enough digits that they do not print the same (4 digits when they are equal)."""
+    for digits in (4, 6, 9, 12, 17) if expected != got else (4,):
         a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
         if a != b:
             break
@@ -421,9 +426,14 @@ def _small_difference_note(got: np.ndarray, expected: np.ndarray, comparer: _Com
 # ---------------------------------------------------------------------------------------------
 # Public checks on values.
 
+def _fail(message: str, note: str | None) -> AssertionError:
+    """The error a check raises: its message, then the test author's advice when there is one."""
+    return AssertionError(f"{message} {note}" if note else message)
+
+
 def assert_close(got, expected, *, name: str, rtol: float = 1e-6, atol: float = 1e-9,
                  context: Mapping | None = None, strict_scalars: bool = False,
-                 allow_extra_keys: bool = False) -> None:
+                 allow_extra_keys: bool = False, note: str | None = None) -> None:
     """Raise ``AssertionError`` unless ``got`` matches ``expected`` to tolerance, in stages.
 
     Parameters
@@ -443,6 +453,8 @@ def assert_close(got, expected, *, name: str, rtol: float = 1e-6, atol: float = 
         Reject a size-1 array where a number is expected (accepted by default when it matches).
     allow_extra_keys : bool, default False
         Accept dict results holding more keys than expected.
+    note : str, optional
+        A sentence of advice appended to the message of any failure (a recipe, where to look).
 
     Examples
     --------
@@ -460,13 +472,14 @@ def assert_close(got, expected, *, name: str, rtol: float = 1e-6, atol: float = 
     comparer = _Comparer(rtol, atol, False, context or {}, strict_scalars, allow_extra_keys)
     message = comparer.compare(got, expected, name)
     if message:
-        raise AssertionError(message)
+        raise _fail(message, note)
 
 
-def assert_equal(got, expected, *, name: str, allow_extra_keys: bool = False) -> None:
+def assert_equal(got, expected, *, name: str, allow_extra_keys: bool = False, note: str | None = None) -> None:
     """Raise ``AssertionError`` unless ``got`` equals ``expected`` exactly (ints, str, bools, arrays).
 
     An integer is expected -> a Python or NumPy integer is accepted, a float is not (even 3.0).
+    ``note`` is appended to the message of a failure, as in ``assert_close``.
 
     Examples
     --------
@@ -483,7 +496,52 @@ def assert_equal(got, expected, *, name: str, allow_extra_keys: bool = False) ->
     comparer = _Comparer(0.0, 0.0, True, {}, False, allow_extra_keys)
     message = comparer.compare(got, expected, name)
     if message:
-        raise AssertionError(message)
+        raise _fail(message, note)
+
+
+def _number_form(value, name: str) -> str | None:
+    """What is wrong with ``value`` where a single number is expected, or None."""
+    if value is None:
+        return f"{name} is None: did you forget a return statement?"
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        return None  # np.array([[0.3]]) works like the number
+    if not _is_number(value):
+        return f"{name} is {_describe(value)} but expected a number."
+    return None
+
+
+def assert_less(value, limit: float, *, name: str, advice: str | None = None) -> None:
+    """Raise ``AssertionError`` unless the number ``value`` is below ``limit`` (e.g. a gradient-check difference).
+
+    Parameters
+    ----------
+    value : number
+        The student's number (a size-1 array is accepted).
+    limit : float
+        The value must be strictly below it; NaN never is.
+    name : str
+        What the value is called in the message, e.g. ``"the difference of gradient_check_n"``.
+    advice : str, optional
+        A sentence appended to the message: what to look at when the value is too large.
+
+    Examples
+    --------
+    >>> assert_less(2.3e-10, 1e-7, name="the difference")
+    >>> assert_less(0.42, 1e-7, name="the difference", advice="Compare grad and gradapprox entry by entry.")
+    Traceback (most recent call last):
+    ...
+    AssertionError: the difference is 0.42, but it should be below 1e-07. Compare grad and gradapprox entry by entry.
+    """
+    message = _number_form(value, name)
+    if message is None:
+        number = float(np.asarray(value, dtype=np.float64).reshape(()))
+        if math.isnan(number):
+            message = f"{name} is NaN, but it should be a number below {limit:g}."
+        elif not number < limit:
+            shown_limit, shown = _pair(limit, number)
+            message = f"{name} is {shown}, but it should be below {shown_limit}."
+    if message:
+        raise _fail(message, advice)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,7 +702,8 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
                          name: str | None = None, rtol: float = 1e-6, atol: float = 1e-9,
                          output_names: Sequence[str] | str | None = None,
                          context: Mapping | Callable[..., Mapping] | None = None,
-                         strict_scalars: bool = False, allow_extra_keys: bool = False) -> None:
+                         strict_scalars: bool = False, allow_extra_keys: bool = False,
+                         note: str | None = None) -> None:
     """Call both functions on copies of each case's inputs and compare the outputs with assert_close.
 
     Parameters
@@ -664,6 +723,9 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
         Facts for the hints, or ``context(*args, **kwargs) -> Mapping`` computed per case.
     strict_scalars, allow_extra_keys : bool
         As in ``assert_close``.
+    note : str, optional
+        A sentence of advice appended to the message of any failure (not to an exception raised by
+        the student's function, which keeps its own).
 
     Raises
     ------
@@ -704,7 +766,7 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
                                     list(student_args) + list(student_kwargs.values()))
         if message or changed:
             problems = " Also: ".join(p for p in (message, changed) if p)
-            raise AssertionError(f"{where}: {problems}")
+            raise _fail(f"{where}: {problems}", note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -836,37 +898,31 @@ def _forward_form(cache_index: int) -> str:
 
 def _student_gradients(forward_fn, backward_fn, args: tuple, dout: np.ndarray, backward_args: tuple,
                        out_shape: tuple, labels: list[str], arg_labels: list[str], names: tuple,
-                       cache_index: int = -1) -> dict:
+                       cache_index: int = -1) -> dict | str:
     """Run the student's forward then backward (on ``result[cache_index]``) on copies; return the gradients by label.
 
-    Raises AssertionError when the forward's output or the gradients have the wrong form, or when
-    either function modified its inputs (``dout`` included: the check differentiates with it).
+    Or a message, when the forward's output or the gradients have the wrong form, or when either
+    function modified its inputs (``dout`` included: the check differentiates with it).
     """
     where, fname, bname = names
     forward_args = _copy(args)
     result = _call_student(forward_fn, forward_args, {}, where, fname)
     changed = _mutation_message(fname, arg_labels, list(args), list(forward_args))
     if not isinstance(result, (tuple, list)) or len(result) < 2 or not -len(result) <= cache_index < len(result):
-        raise AssertionError(f"{where}: {fname} returned {_describe(result)} but expected {_forward_form(cache_index)}.")
+        return f"{fname} returned {_describe(result)} but expected {_forward_form(cache_index)}."
     if np.shape(result[0]) != out_shape:
-        raise AssertionError(f"{where}: {fname} returns an output of shape {np.shape(result[0])} but expected "
-                             f"{out_shape}: fix {fname} before its backward.")
+        return f"{fname} returns an output of shape {np.shape(result[0])} but expected {out_shape}: fix {fname} before its backward."
     student_dout = dout.copy()
     grads = _call_student(backward_fn, (student_dout, result[cache_index], *backward_args), {}, where, bname)
     changed = changed or _mutation_message(bname, ["dout"], [dout], [student_dout])
-    if changed:
-        raise AssertionError(f"{where}: {changed}")
-    by_label = _gradients_by_label(grads, labels, bname)
-    if isinstance(by_label, str):
-        raise AssertionError(f"{where}: {by_label}")
-    return by_label
+    return changed or _gradients_by_label(grads, labels, bname)
 
 
 def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, *, wrt,
                    reference_forward: Callable | None = None, seed: int = 0, rtol: float = 1e-5,
                    backward_args: Sequence = (), name: str | None = None, h: float = 1e-5,
                    context: Mapping | None = None, scale: Mapping[str, float] | None = None,
-                   cache_index: int = -1) -> None:
+                   cache_index: int = -1, note: str | None = None) -> None:
     """Check every gradient a backward function returns against central differences.
 
     Runs ``out, cache = forward_fn(*args)`` (for a forward returning more, the first output is
@@ -911,6 +967,8 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     cache_index : int, default -1
         Which output of the forward is the cache: ``1`` for a batch norm returning
         ``(out, cache, running)``.
+    note : str, optional
+        A sentence of advice appended to the message of any failure.
 
     Examples
     --------
@@ -940,9 +998,10 @@ def check_backward(backward_fn: Callable, forward_fn: Callable, args: Sequence, 
     def loss() -> float:
         return float(np.sum(np.asarray(_first_output(reference_forward(*work)), dtype=np.float64) * dout))
 
-    message = _numerical_mismatch(grads, targets, work, loss, h, rtol, scale or {}, context or {})
+    message = grads if isinstance(grads, str) else _numerical_mismatch(grads, targets, work, loss, h, rtol,
+                                                                       scale or {}, context or {})
     if message:
-        raise AssertionError(f"{where}: {message}")
+        raise _fail(f"{where}: {message}", note)
 
 
 def _numerical_mismatch(grads: dict, targets: list[tuple[str, tuple]], work: list, loss: Callable[[], float],
@@ -981,7 +1040,8 @@ def _loss_outputs(result, labels: list[str], fname: str) -> tuple | str:
 
 def check_loss_gradient(loss_fn: Callable, args: Sequence, *, wrt, reference_loss: Callable | None = None,
                         rtol: float = 1e-5, name: str | None = None, h: float = 1e-5, context: Mapping | None = None,
-                        scale: Mapping[str, float] | None = None, strict_scalars: bool = False) -> None:
+                        scale: Mapping[str, float] | None = None, strict_scalars: bool = False,
+                        note: str | None = None) -> None:
     """Check a loss function that returns ``(cost, gradient)``: its cost, then its gradient against central differences.
 
     Calls ``loss_fn(*args)`` on copies, compares the cost with ``reference_loss``'s (as in
@@ -1016,6 +1076,8 @@ def check_loss_gradient(loss_fn: Callable, args: Sequence, *, wrt, reference_los
         ``check_backward``), for a gradient that leaves out a factor of the cost such as its 1/m.
     strict_scalars : bool, default False
         Reject a size-1 array where the cost is a number.
+    note : str, optional
+        A sentence of advice appended to the message of any failure.
 
     Raises
     ------
@@ -1052,7 +1114,7 @@ def check_loss_gradient(loss_fn: Callable, args: Sequence, *, wrt, reference_los
         message = comparer.compare(outputs[0], expected_cost, "the cost") or _numerical_mismatch(
             outputs[1], targets, work, lambda: _cost_value(reference_loss(*work)), h, rtol, scale or {}, context or {})
     if message:
-        raise AssertionError(f"{where}: {message}")
+        raise _fail(f"{where}: {message}", note)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 
 from autograde import checks
 from autograde.errors import ReferenceUsedError, StudentError
-from dlkit import batchnorm, losses
+from dlkit import batchnorm, gradcheck, losses
 
 RNG = np.random.default_rng(3)
 
@@ -777,6 +777,80 @@ def test_loss_gradients_in_a_dict():
     message = failure(checks.check_loss_gradient, lambda w, b, X, Y: (logistic(w, b, X, Y)[0], {"dw": 0}),
                       (w, b, X, Y), wrt={"dw": "w", "db": "b"}, reference_loss=logistic, name="propagate")
     assert message.endswith("propagate returned a dict that is missing the key 'db'.")
+
+
+# --------------------------------------------------------------------------------------------
+# assert_less and note=
+
+
+def logistic_difference(db_divided_by_m=True):
+    """The gradient-check difference of logistic regression's gradients, with or without a bug in db."""
+    w, b, X, Y = propagate_cases(1, seed=4)[0]
+    grads, _ = propagate(w, b, X, Y)
+    if not db_divided_by_m:
+        grads["db"] = grads["db"] * X.shape[1]
+    parameters = {"w": w, "b": np.array([[b]])}
+    gradients = {"dw": grads["dw"], "db": np.array([[grads["db"]]])}
+    return gradcheck.gradient_check_n(parameters, gradients, lambda p: propagate(p["w"], float(p["b"][0, 0]), X, Y)[1])
+
+
+def test_assert_less_passes_a_right_gradient_check_and_fails_a_wrong_one():
+    """Is a right gradient's difference accepted below 1e-7, and a wrong one reported with its value and the advice?"""
+    checks.assert_less(logistic_difference(), 1e-7, name="the difference")
+    checks.assert_less(np.array([[1e-9]]), 1e-7, name="the difference")
+    message = failure(checks.assert_less, logistic_difference(db_divided_by_m=False), 1e-7, name="the difference",
+                      advice="Compare grad and gradapprox entry by entry.")
+    assert message.startswith("the difference is 0.") and message.endswith(
+        ", but it should be below 1e-07. Compare grad and gradapprox entry by entry.")
+
+
+def test_assert_less_on_edge_values():
+    """Are NaN, a value equal to the limit, a value just above it, and things that are not numbers refused clearly?"""
+    assert failure(checks.assert_less, float("nan"), 1e-7, name="d") == "d is NaN, but it should be a number below 1e-07."
+    assert failure(checks.assert_less, 1e-7, 1e-7, name="d") == "d is 1e-07, but it should be below 1e-07."
+    assert failure(checks.assert_less, 1.00001e-7, 1e-7, name="d") == "d is 1.00001e-07, but it should be below 1e-07."
+    assert failure(checks.assert_less, None, 1e-7, name="d") == "d is None: did you forget a return statement?"
+    assert failure(checks.assert_less, np.ones(3), 1e-7, name="d") == "d is an ndarray of shape (3,) but expected a number."
+    assert failure(checks.assert_less, True, 1.0, name="d") == "d is a bool (True) but expected a number."
+
+
+NOTE = "Recipe: v = beta * v + (1 - beta) * dW, then W = W - learning_rate * v."
+
+
+def test_note_is_appended_to_every_check_failure():
+    """Does note= add its sentence after the message of assert_close, assert_equal and compare_to_reference?"""
+    message = failure(checks.assert_close, np.ones(2) * 2, np.ones(2), name="v", note=NOTE)
+    assert message.startswith("v differs at index 0") and message.endswith("factor 1/2 missing? " + NOTE)
+    assert failure(checks.assert_equal, "relu", "tanh", name="f", note=NOTE) == "f is wrong: expected 'tanh', got 'relu'. " + NOTE
+    message = failure(checks.compare_to_reference, lambda z: z, sigmoid, [(np.zeros(2),)], name="sigmoid", note=NOTE)
+    assert message.startswith("sigmoid(z) for z of shape (2,): the output differs") and message.endswith("? " + NOTE)
+    checks.assert_close(np.ones(2), np.ones(2), name="v", note=NOTE)
+
+
+def test_note_is_appended_to_gradient_check_failures():
+    """Does note= follow a failure of check_backward (also a wrong form) and of check_loss_gradient?"""
+    def backward(dZ, cache):
+        dA_prev, dW, db = linear_backward(dZ, cache)
+        return dA_prev, dW * 2, db
+
+    message = failure(checks.check_backward, backward, linear_forward, LINEAR_ARGS, wrt=("A_prev", "W", "b"), note=NOTE)
+    assert "dW has relative error" in message and message.endswith(" " + NOTE)
+    message = failure(checks.check_backward, lambda dZ, cache: None, linear_forward, LINEAR_ARGS, wrt=("W",), note=NOTE)
+    assert message.endswith("returned None but expected 1 gradient (dW). " + NOTE)
+    message = failure(checks.check_loss_gradient, lambda Z, Y: 0.5, (SOFTMAX_Z, SOFTMAX_Y), wrt="Z",
+                      reference_loss=losses.softmax_cross_entropy, note=NOTE)
+    assert message.endswith("expected a tuple (cost, dZ). " + NOTE)
+
+
+def test_note_is_not_added_to_the_students_own_exception():
+    """Does an exception raised by the student's code keep its own message, without the note?"""
+    def broken(z):
+        raise ValueError("shapes (2,) and (3,) not aligned")
+
+    with pytest.raises(ValueError) as info:
+        checks.compare_to_reference(broken, sigmoid, [(np.zeros(2),)], note=NOTE)
+    assert str(info.value) == "shapes (2,) and (3,) not aligned"
+    assert all(NOTE not in note for note in info.value.__notes__)
 
 
 # --------------------------------------------------------------------------------------------
