@@ -13,7 +13,7 @@ import numpy as np
 from dlkit.kernels import jit, run_batch_split
 from dlkit.kernels.conv import column_sums
 
-MIN_SPLIT_WORK = 1 << 17  # multiply-adds below which one thread is faster
+MIN_SPLIT_WORK = 1 << 19  # multiply-adds below which one thread is faster
 
 
 @jit
