@@ -196,14 +196,20 @@ class _Comparer:
     strict_scalars: bool = False
     allow_extra_keys: bool = False
 
-    def compare(self, got, expected, path: str) -> str | None:
-        """The first problem of ``got`` against ``expected``, as a message starting with ``path``."""
+    def compare(self, got, expected, path: str, order: Sequence | None = None) -> str | None:
+        """The first problem of ``got`` against ``expected``, as a message starting with ``path``.
+
+        ``order`` lists the parts of a tuple or dict ``expected`` (positions, field names or keys)
+        to compare first, in that order; the others follow in their own order.
+        """
         if got is None and expected is not None:
             return f"{path} is None: did you forget a return statement?"
         if isinstance(expected, Mapping):
-            return self._mapping(got, expected, path)
+            return self._mapping(got, expected, path, order)
         if isinstance(expected, (tuple, list)):
-            return self._sequence(got, expected, path)
+            return self._sequence(got, expected, path, order)
+        if order is not None:
+            raise ValueError(f"an order of the parts needs a tuple or dict result, but the expected {path} is {_describe(expected)}")
         if _is_number(expected):
             return self._number(got, expected, path)
         if isinstance(expected, np.ndarray):
@@ -215,21 +221,18 @@ class _Comparer:
         return f" Hint: {text}" if text else ""
 
     # structure -------------------------------------------------------------------------------
-    def _mapping(self, got, expected: Mapping, path: str) -> str | None:
+    def _mapping(self, got, expected: Mapping, path: str, order: Sequence | None = None) -> str | None:
         if not isinstance(got, Mapping):
             return f"{path} is {_describe(got)} but expected a dict with keys {_keys(expected)}."
         missing = [key for key in expected if key not in got]
         extra = [] if self.allow_extra_keys else [key for key in got if key not in expected]
         if missing or extra:
             return f"{path} {_key_problem(missing, extra)}."
-        for key, value in expected.items():
-            child = f'{path}["{key}"]' if isinstance(key, str) else f"{path}[{key!r}]"
-            message = self.compare(got[key], value, child)
-            if message:
-                return message
-        return None
+        parts = [((key,), f'{path}["{key}"]' if isinstance(key, str) else f"{path}[{key!r}]", got[key], value)
+                 for key, value in expected.items()]
+        return self.compare_parts(parts, order)
 
-    def _sequence(self, got, expected: Sequence, path: str) -> str | None:
+    def _sequence(self, got, expected: Sequence, path: str, order: Sequence | None = None) -> str | None:
         fields = getattr(expected, "_fields", None)
         kind = f"a {type(expected).__name__}" if fields else f"a {'tuple' if isinstance(expected, tuple) else 'list'}"
         if isinstance(got, np.ndarray) and not fields and expected and all(_is_number(x) for x in expected):
@@ -239,9 +242,15 @@ class _Comparer:
         if len(got) != len(expected):
             named = f" ({', '.join(fields)})" if fields else ""
             return f"{path} has {_items(len(got))} but expected {len(expected)}{named}."
-        for i, (g, x) in enumerate(zip(got, expected)):
-            child = f"{path}.{fields[i]}" if fields else f"{path}[{i}]"
-            message = self.compare(g, x, child)
+        parts = [((i, fields[i]), f"{path}.{fields[i]}", g, x) if fields else ((i,), f"{path}[{i}]", g, x)
+                 for i, (g, x) in enumerate(zip(got, expected))]
+        return self.compare_parts(parts, order)
+
+    def compare_parts(self, parts: list[tuple[tuple, str, object, object]], order: Sequence | None) -> str | None:
+        """Compare ``(names, path, got, expected)`` parts, those that ``order`` names first, and stop at the first problem."""
+        for index in _ordered([names for names, *_ in parts], order):
+            _, path, got, expected = parts[index]
+            message = self.compare(got, expected, path)
             if message:
                 return message
         return None
@@ -353,6 +362,20 @@ class _Comparer:
         if is_redacted():
             return f"{path} is wrong{where}: got {_short_repr(got)}."
         return f"{path} is wrong{where}: expected {_short_repr(expected)}, got {_short_repr(got)}."
+
+
+def _ordered(names: list[tuple], order: Sequence | None) -> list[int]:
+    """Indices of the parts called ``names`` (each a tuple of what a part answers to), ``order``'s first."""
+    if order is None:
+        return list(range(len(names)))
+    first = []
+    for item in [order] if isinstance(order, (str, int)) else order:
+        found = [i for i, aliases in enumerate(names) if any(type(item) is type(a) and item == a for a in aliases)]
+        if not found:
+            known = ", ".join(repr(aliases[-1]) for aliases in names)
+            raise ValueError(f"the order names {item!r}, which is not one of the parts ({known})")
+        first += [i for i in found[:1] if i not in first]
+    return first + [i for i in range(len(names)) if i not in first]
 
 
 def _truncated(got: np.ndarray, expected: np.ndarray) -> bool:
@@ -681,21 +704,18 @@ def _mutation_message(fname: str, labels: list[str], before: list, after: list) 
     return None
 
 
-def _compare_outputs(comparer: _Comparer, got, expected, output_names) -> str | None:
-    """Compare a function's outputs, naming them ``output[1]`` or by ``output_names``."""
+def _compare_outputs(comparer: _Comparer, got, expected, output_names, output_order=None) -> str | None:
+    """Compare a function's outputs, naming them ``output[1]`` or by ``output_names``, in ``output_order``."""
     if output_names is None:
         root = "output" if isinstance(expected, (tuple, list, Mapping)) else "the output"
-        return comparer.compare(got, expected, root)
+        return comparer.compare(got, expected, root, output_order)
     if isinstance(output_names, str):
-        return comparer.compare(got, expected, output_names)
+        return comparer.compare(got, expected, output_names, output_order)
     names = list(output_names)
     if not isinstance(got, (tuple, list)) or len(got) != len(names):
         return f"the output is {_describe(got)} but expected a tuple of {len(names)} items ({', '.join(names)})."
-    for label, g, x in zip(names, got, expected):
-        message = comparer.compare(g, x, label)
-        if message:
-            return message
-    return None
+    parts = [((i, label), label, g, x) for i, (label, g, x) in enumerate(zip(names, got, expected))]
+    return comparer.compare_parts(parts, output_order)
 
 
 def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Sequence, *,
@@ -703,7 +723,7 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
                          output_names: Sequence[str] | str | None = None,
                          context: Mapping | Callable[..., Mapping] | None = None,
                          strict_scalars: bool = False, allow_extra_keys: bool = False,
-                         note: str | None = None) -> None:
+                         note: str | None = None, output_order: Sequence | None = None) -> None:
     """Call both functions on copies of each case's inputs and compare the outputs with assert_close.
 
     Parameters
@@ -726,6 +746,11 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
     note : str, optional
         A sentence of advice appended to the message of any failure (not to an exception raised by
         the student's function, which keeps its own).
+    output_order : sequence, optional
+        For outputs that are a tuple or a dict, the parts to compare first, in this order: names
+        from ``output_names``, positions, field names of a NamedTuple, or dict keys. The others
+        follow in their own order. E.g. ``output_names=("parameters", "v"), output_order=("v",)``
+        reports a wrong velocity before the parameters it spoils.
 
     Raises
     ------
@@ -761,7 +786,7 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
         got = _call_student(student_fn, student_args, student_kwargs, where, fname)
         facts = context(*args, **kwargs) if callable(context) else (context or {})
         comparer = _Comparer(rtol, atol, False, facts, strict_scalars, allow_extra_keys)
-        message = _compare_outputs(comparer, got, expected, output_names)
+        message = _compare_outputs(comparer, got, expected, output_names, output_order)
         changed = _mutation_message(fname, _labels(names, args, kwargs), list(args) + list(kwargs.values()),
                                     list(student_args) + list(student_kwargs.values()))
         if message or changed:

@@ -363,6 +363,68 @@ def test_running_statistics_hints_from_a_per_case_context():
     assert "running.var differs" in message and "divided by m - 1 = 7 instead of m = 8" in message
 
 
+def momentum_update(parameters, grads, v, beta, learning_rate):
+    """One step of gradient descent with momentum: (parameters, v)."""
+    v = {key: beta * v[key] + (1 - beta) * grads[key] for key in v}
+    return {key: value - learning_rate * v["d" + key] for key, value in parameters.items()}, v
+
+
+def momentum_without_one_minus_beta(parameters, grads, v, beta, learning_rate):
+    v = {key: beta * v[key] + grads[key] for key in v}
+    return {key: value - learning_rate * v["d" + key] for key, value in parameters.items()}, v
+
+
+MOMENTUM_CASE = ({"W1": RNG.standard_normal((2, 3)), "b1": RNG.standard_normal((2, 1))},
+                 {"dW1": RNG.standard_normal((2, 3)), "db1": RNG.standard_normal((2, 1))},
+                 {"dW1": RNG.standard_normal((2, 3)), "db1": RNG.standard_normal((2, 1))}, 0.9, 0.1)
+
+
+def test_output_order_reports_the_state_before_what_it_spoils():
+    """With output_order, is a wrong velocity reported before the parameters it spoils, by name or by position?"""
+    def check(**kwargs):
+        return failure(checks.compare_to_reference, momentum_without_one_minus_beta, momentum_update, [MOMENTUM_CASE],
+                       name="update_parameters_with_momentum", **kwargs)
+
+    assert ': parameters["W1"] differs' in check(output_names=("parameters", "v"))
+    assert ': v["dW1"] differs' in check(output_names=("parameters", "v"), output_order=("v", "parameters"))
+    assert ': v["dW1"] differs' in check(output_names=("parameters", "v"), output_order=("v",))
+    assert ': output[1]["dW1"] differs' in check(output_order=(1,))
+    checks.compare_to_reference(momentum_update, momentum_update, [MOMENTUM_CASE], output_names=("parameters", "v"),
+                                output_order=("v",))
+
+
+def test_output_order_of_dict_keys_and_namedtuple_fields():
+    """Does output_order also order the keys of a dict output and the fields of a NamedTuple output?"""
+    def both_wrong(w, b, X, Y):
+        grads, cost = propagate(w, b, X, Y)
+        return {"dw": grads["dw"] * 2, "db": grads["db"] * 2}
+
+    def grads_only(w, b, X, Y):
+        return propagate(w, b, X, Y)[0]
+
+    message = failure(checks.compare_to_reference, both_wrong, grads_only, propagate_cases(1), output_names="grads",
+                      output_order=("db",))
+    assert ': grads["db"] is ' in message
+
+    def var_wrong(Z, running, momentum=0.9):
+        right = running_update(Z, running, momentum)
+        return Running(right.mean + 1, right.var + 1)
+
+    case = (RNG.normal(size=(3, 4)), Running(np.zeros((3, 1)), np.ones((3, 1))))
+    message = failure(checks.compare_to_reference, var_wrong, running_update, [case], output_names="running",
+                      output_order=("var",))
+    assert ": running.var differs" in message
+
+
+def test_output_order_naming_no_output_is_an_error():
+    """Is an output_order naming an output that does not exist refused, even when the answer is right?"""
+    with pytest.raises(ValueError, match="'velocity', which is not one of the parts"):
+        checks.compare_to_reference(momentum_update, momentum_update, [MOMENTUM_CASE], output_names=("parameters", "v"),
+                                    output_order=("velocity",))
+    with pytest.raises(ValueError, match="needs a tuple or dict result"):
+        checks.compare_to_reference(sigmoid, sigmoid, [(np.zeros(2),)], output_order=(0,))
+
+
 def test_single_output_called_the_output():
     """Is a single array output called 'the output' in the message?"""
     message = failure(checks.compare_to_reference, lambda z: z, sigmoid, [(np.zeros((2, 2)),)], name="sigmoid")
