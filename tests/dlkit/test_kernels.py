@@ -144,6 +144,8 @@ def test_warmup_covers_every_kernel():
     warmup.warm_all(verbose=False)
     for module in modules:
         for dispatcher in warmup.dispatchers(module):
+            if dispatcher.__name__.startswith("_"):  # private helpers compile inside the kernels calling them
+                continue
             assert dispatcher.signatures, f"{module.__name__}.{dispatcher.__name__} was never compiled"
             dtypes = {str(arg.dtype) for signature in dispatcher.signatures for arg in signature
                       if hasattr(arg, "dtype")}
