@@ -632,10 +632,26 @@ def _unpack_case(case) -> tuple[tuple, dict]:
     raise ValueError(f"a case must be a tuple of arguments or a dict with 'args'/'kwargs', got {type(case).__name__}")
 
 
+def _short_numbers(value) -> str | None:
+    """'[4, 3, 1]' for a short list or tuple of numbers, else None (long, not all numbers, or floats under redaction)."""
+    if hasattr(value, "_fields") or not value or len(value) > 8:
+        return None
+    if not all(_is_number(x) and not isinstance(x, np.ndarray) for x in value):
+        return None
+    integers = all(isinstance(x, (int, np.integer)) for x in value)
+    if is_redacted() and not integers:
+        return None
+    items = [str(int(x)) if isinstance(x, (int, np.integer)) else f"{float(x):.4g}" for x in value]
+    text = f"[{', '.join(items)}]" if isinstance(value, list) else f"({', '.join(items)}{',' if len(items) == 1 else ''})"
+    return text if len(text) <= 40 else None
+
+
 def _describe_input(name: str, value) -> str:
-    """'X of shape (2, 3)', 'learning_rate = 0.01', 'parameters with W1 (4, 2), b1 (4, 1)'."""
+    """'X of shape (2, 3)', 'learning_rate = 0.01', 'layers_dims = [4, 3, 1]', 'parameters with W1 (4, 2), b1 (4, 1)'."""
     if isinstance(value, np.ndarray) and value.ndim:
         return f"{name} of shape {value.shape}"
+    if isinstance(value, (tuple, list)) and _short_numbers(value):
+        return f"{name} = {_short_numbers(value)}"
     if isinstance(value, (bool, np.bool_, int, np.integer, str)) and len(repr(value)) <= 30:
         return f"{name} = {value!r}" if not isinstance(value, np.generic) else f"{name} = {value.item()!r}"
     if _is_number(value):

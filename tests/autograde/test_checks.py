@@ -555,6 +555,37 @@ def test_redacted_case_description_hides_float_inputs():
     assert "lr (a number)" in message and "0.0123" not in message
 
 
+def initialize(layers_dims, seed=0):
+    """Random W[l] of shape (n[l], n[l-1]) and zero b[l] for each layer."""
+    rng = np.random.default_rng(seed)
+    parameters = {}
+    for l in range(1, len(layers_dims)):
+        parameters[f"W{l}"] = rng.standard_normal((layers_dims[l], layers_dims[l - 1]))
+        parameters[f"b{l}"] = np.zeros((layers_dims[l], 1))
+    return parameters
+
+
+def initialize_transposed(layers_dims, seed=0):
+    return {key: value.T if key.startswith("W") else value for key, value in initialize(layers_dims, seed).items()}
+
+
+def test_short_lists_of_numbers_are_described_by_value():
+    """Is a short list of layer sizes shown by value, a long one by its length, and a float tuple hidden under redaction?"""
+    message = failure(checks.compare_to_reference, initialize_transposed, initialize, [([4, 3, 1], 2)])
+    assert message.startswith("initialize_transposed(layers_dims, seed) for layers_dims = [4, 3, 1], seed = 2: ")
+    assert "transpose" in message
+    message = failure(checks.compare_to_reference, initialize_transposed, initialize, [([np.int64(5)] + [2] * 11,)])
+    assert message.startswith("initialize_transposed(layers_dims) for layers_dims = a list of 12 items: ")
+    scaled = lambda x, betas: x * betas[0]  # noqa: E731
+    message = failure(checks.compare_to_reference, lambda x, betas: x, scaled, [(np.ones(2), (0.9, 0.999))], name="f")
+    assert message.startswith("f(x, betas) for x of shape (2,), betas = (0.9, 0.999): ")
+    with checks.redacted():
+        message = failure(checks.compare_to_reference, lambda x, betas: x, scaled, [(np.ones(2), (0.9, 0.999))], name="f")
+        assert "betas = a tuple of 2 items" in message and "0.999" not in message
+        message = failure(checks.compare_to_reference, initialize_transposed, initialize, [((4, 3, 1),)])
+        assert "layers_dims = (4, 3, 1)" in message
+
+
 def test_empty_cases_are_an_error():
     """Is an empty case list refused, so that a test cannot silently check nothing?"""
     with pytest.raises(ValueError, match="at least one case"):
