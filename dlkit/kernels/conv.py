@@ -283,7 +283,7 @@ def _one_by_one_backward(dZ_rows, A_prev, W_rows, stride, W_shape):
     return dA_prev, dW.reshape(W_shape), db.reshape(1, 1, 1, -1)
 
 
-# ---------------------------------------------------------------- transposed convolution
+# ---------------------------------------------------------------- transposed convolution (fast path for dlkit.transposed_conv)
 # The transposed convolution with filters W (f, f, n_C_prev, n_C) is the input gradient of the
 # convolution with filters V = W.transpose(0, 1, 3, 2) (f, f, n_C, n_C_prev); its own input
 # gradient is that convolution's forward pass, and its weight gradient that convolution's.

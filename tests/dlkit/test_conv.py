@@ -243,3 +243,20 @@ def test_threaded_chunked_path_equals_reference(shape, monkeypatch):
     dZ = np.random.default_rng(8).standard_normal(Z.shape)
     for got, expected in zip(conv.conv_backward(dZ, cache), conv.conv_backward_reference(dZ, cache_ref)):
         assert rel_error(got, expected) < 1e-10
+
+
+@pytest.mark.parametrize("f, stride, pad", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (4, 3, 1), (1, 1, 0)])
+def test_transposed_conv_kernels_equal_dlkit_transposed_conv(f, stride, pad):
+    """Do the conv kernels' transposed convolution and its gradients equal dlkit.transposed_conv?"""
+    from dlkit import transposed_conv
+    from dlkit.kernels import conv as conv_kernels
+
+    rng = np.random.default_rng(11)
+    A_prev, W, b = rng.standard_normal((2, 3, 4, 2)), rng.standard_normal((f, f, 2, 3)), rng.standard_normal((1, 1, 1, 3))
+    Z_ref, cache = transposed_conv.conv_transpose_forward(A_prev, W, b, {"stride": stride, "pad": pad})
+    Z = conv_kernels.conv_transpose_forward(A_prev, W, b, stride, pad)
+    assert Z.shape == Z_ref.shape and rel_error(Z, Z_ref) < 1e-10
+    dZ = rng.standard_normal(Z.shape)
+    for got, expected in zip(conv_kernels.conv_transpose_backward(dZ, A_prev, W, stride, pad),
+                             transposed_conv.conv_transpose_backward(dZ, cache)):
+        assert got.shape == expected.shape and rel_error(got, expected) < 1e-10
