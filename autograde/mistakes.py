@@ -44,6 +44,8 @@ import numpy as np
 # enough for float32 round-off, tight enough that a wrong guess does not match by accident.
 _RTOL = 1e-4
 _ATOL = 1e-6
+# Expected values all below this in magnitude are zero up to round-off (e.g. a - b for a == b).
+_NEAR_ZERO = 1e-8
 
 
 class Evidence:
@@ -231,9 +233,14 @@ def padding_not_applied(e: Evidence) -> str | None:
 # Value hints, for results of the right shape: each is one or two passes over the data.
 
 def all_zeros(e: Evidence) -> str | None:
-    """Nothing was computed: the array a loop was meant to fill is returned as it started."""
-    if e.same_shape and not np.any(e.got) and np.any(e.expected):
-        return "all entries are zero: did you return the initial value (e.g. the np.zeros you started from) without filling it in?"
+    """Exactly zero everywhere: a term left out of a difference that then cancels, or an array returned unfilled.
+
+    Not when the expected values are themselves zero up to round-off (below ``_NEAR_ZERO``), e.g. a
+    difference of two equal terms computed in another order: then zero is nearly right.
+    """
+    if e.same_shape and not np.any(e.got) and np.max(np.abs(e.expected), initial=0.0) > _NEAR_ZERO:
+        return ("all entries are zero: is a term missing (e.g. a difference whose two sides are the same), or did you "
+                "return the initial value (e.g. the np.zeros you started from) without filling it in?")
     return None
 
 
@@ -524,7 +531,7 @@ def hint_for(got, expected, context: Mapping | None = None, *, reveal: bool = Tr
     Examples
     --------
     >>> hint_for(np.zeros((2, 3)), np.ones((2, 3)))
-    'all entries are zero: did you return the initial value (e.g. the np.zeros you started from) without filling it in?'
+    'all entries are zero: is a term missing (e.g. a difference whose two sides are the same), or did you return the initial value (e.g. the np.zeros you started from) without filling it in?'
     >>> hint_for(np.ones(4), np.ones((4, 1)))
     '(4,) vs (4, 1): an axis of length 1 is missing: use keepdims=True in np.sum/np.mean, or .reshape(4, 1).'
     """

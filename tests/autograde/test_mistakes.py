@@ -129,6 +129,7 @@ WRONG_IMPLEMENTATIONS = [
     (mistakes.padding_not_applied, IMAGES, zero_pad(IMAGES, 2), {"pad": 2}, "padding applied"),
     (mistakes.padding_not_applied, zero_pad(IMAGES, 1), IMAGES, None, "padding still there"),
     (mistakes.all_zeros, np.zeros_like(IMAGES), IMAGES, None, "initial value"),
+    (mistakes.all_zeros, A - sigmoid(W @ X), A - Y, None, "is a term missing"),
     (mistakes.transposed_square, SQUARE_DZ @ SQUARE_A.T, SQUARE_A @ SQUARE_DZ.T, None, "transpose of the expected matrix"),
     (mistakes.one_minus, 1 / (1 + np.exp(W @ X)), sigmoid(W @ X), None, "sign of the exponent"),
     (mistakes.divided_by_m, -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), {"m": M},
@@ -253,6 +254,16 @@ def test_normalized_values_need_the_right_m():
     assert "m - 1" in hint_for(BN_UNBIASED[0], BN_RIGHT[0], {"m": 6})
     assert hint_for(BN_UNBIASED[0], BN_RIGHT[0], {"m": 3}) is None
     assert hint_for(BN_UNBIASED[0], BN_RIGHT[0]) is None
+
+
+def test_zero_where_zero_is_nearly_right_gets_no_zeros_hint():
+    """When the expected values are zero up to round-off, is an exact zero not blamed on a missing term or fill?"""
+    centred = X - X.mean(axis=1, keepdims=True)  # (n_x, m)
+    expected = centred.sum(axis=1, keepdims=True)  # about 1e-16: zero up to round-off
+    assert np.any(expected) and np.max(np.abs(expected)) < 1e-12
+    assert hint_for(np.zeros_like(expected), expected) is None
+    assert "is a term missing" in hint_for(np.zeros((3, 1)), expected + 1e-3)
+    assert "all entries are zero" not in (hint_for(np.full((3, 1), 1e-300), np.ones((3, 1))) or "")  # tiny is not zero
 
 
 def test_hidden_numbers_when_not_revealing():
