@@ -35,6 +35,7 @@ import ctypes
 import os
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,24 +210,37 @@ def run_batch_split(kernel, m: int, *args, min_work: int = 0, work: int = 0, bla
 
 
 _blas_controller = None
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: list[int] = []
 
 
 @contextmanager
 def single_threaded_blas(active: bool = True):
-    """Within the block, BLAS (NumPy's, found by threadpoolctl) runs each call on one thread."""
-    global _blas_controller
+    """Within the block, BLAS (NumPy's, found by threadpoolctl) runs each call on one thread.
+
+    Safe to nest and to enter from several threads: the first to enter saves BLAS's thread
+    counts, the last to leave restores them.
+    """
+    global _blas_controller, _blas_users, _blas_saved
     if not active:
         yield
         return
-    if _blas_controller is None:
-        from threadpoolctl import ThreadpoolController
+    with _blas_lock:
+        if _blas_controller is None:
+            from threadpoolctl import ThreadpoolController
 
-        _blas_controller = ThreadpoolController().select(user_api="blas").lib_controllers
-    saved = [lib.get_num_threads() for lib in _blas_controller]
-    for lib in _blas_controller:
-        lib.set_num_threads(1)
+            _blas_controller = ThreadpoolController().select(user_api="blas").lib_controllers
+        if _blas_users == 0:
+            _blas_saved = [lib.get_num_threads() for lib in _blas_controller]
+            for lib in _blas_controller:
+                lib.set_num_threads(1)
+        _blas_users += 1
     try:
         yield
     finally:
-        for lib, threads in zip(_blas_controller, saved):
-            lib.set_num_threads(threads)
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, threads in zip(_blas_controller, _blas_saved):
+                    lib.set_num_threads(threads)

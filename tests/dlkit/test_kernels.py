@@ -159,3 +159,26 @@ def test_warmup_command_runs():
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "ready in" in result.stdout
+
+
+def test_single_threaded_blas_restores_thread_counts():
+    """Inside, does BLAS run on one thread, and after nested and concurrent uses are its counts restored?"""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    before = threadpool_info()
+    inside = []
+
+    def use():
+        with kernels.single_threaded_blas():
+            with kernels.single_threaded_blas():
+                inside.append([lib.get_num_threads() for lib in kernels._blas_controller])
+
+    workers = [threading.Thread(target=use) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(inside) == 4 and all(set(counts) == {1} for counts in inside)
+    assert threadpool_info() == before
