@@ -99,9 +99,10 @@ class Evidence:
 
 
 # ---------------------------------------------------------------------------------------------
-# Hints on non-finite values: nothing else can be read from a result that holds NaN or inf.
+# Facts from the context: each helper returns nothing usable when its keys are missing or odd.
 
 def _real(value) -> bool:
+    """True for a Python or NumPy number that is not a bool."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -113,6 +114,33 @@ def _bias_corrections(context: Mapping) -> list[tuple[str, float, float]]:
     return [(key, float(context[key]), t) for key in ("beta", "beta1", "beta2")
             if _real(context.get(key)) and 0 < context[key] < 1]
 
+
+def _arrays_like(value, shape: tuple) -> list[np.ndarray]:
+    """The float arrays of ``shape`` in a context value: the value itself, or the items of a tuple or dict."""
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (tuple, list)) else [value]
+    arrays = [_as_float_array(item) for item in items]
+    return [a for a in arrays if a is not None and a.shape == shape and np.all(np.isfinite(a))]
+
+
+def _momentum(context: Mapping) -> float | None:
+    """The ``momentum`` of a running average, when one in (0, 1) is given."""
+    momentum = context.get("momentum")
+    return float(momentum) if _real(momentum) and 0 < momentum < 1 else None
+
+
+def _previous_values(e: Evidence, momentum: float) -> list[np.ndarray]:
+    """The running values before the update: ``previous`` itself, or implied by ``batch`` and ``expected``.
+
+    The expected update is ``momentum * previous + (1 - momentum) * batch``.
+    """
+    shape = e.expected.shape
+    given = _arrays_like(e.context.get("previous", ()), shape)
+    implied = [(e.expected - (1 - momentum) * batch) / momentum for batch in _arrays_like(e.context.get("batch", ()), shape)]
+    return given + implied
+
+
+# ---------------------------------------------------------------------------------------------
+# Hints on non-finite values: nothing else can be read from a result that holds NaN or inf.
 
 def bias_correction_by_zero(e: Evidence) -> str | None:
     """NaN or inf at ``t = 1``: a bias correction ``1 - beta**(t - 1)``, which is 0 at the first step."""
@@ -314,30 +342,6 @@ def bias_correction_step_off(e: Evidence) -> str | None:
     return None
 
 
-def _arrays_like(value, shape: tuple) -> list[np.ndarray]:
-    """The float arrays of ``shape`` in a context value: the value itself, or the items of a tuple or dict."""
-    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, (tuple, list)) else [value]
-    arrays = [_as_float_array(item) for item in items]
-    return [a for a in arrays if a is not None and a.shape == shape and np.all(np.isfinite(a))]
-
-
-def _momentum(context: Mapping) -> float | None:
-    """The ``momentum`` of a running average, when one in (0, 1) is given."""
-    momentum = context.get("momentum")
-    return float(momentum) if _real(momentum) and 0 < momentum < 1 else None
-
-
-def _previous_values(e: Evidence, momentum: float) -> list[np.ndarray]:
-    """The running values before the update: ``previous`` itself, or implied by ``batch`` and ``expected``.
-
-    The expected update is ``momentum * previous + (1 - momentum) * batch``.
-    """
-    shape = e.expected.shape
-    given = _arrays_like(e.context.get("previous", ()), shape)
-    implied = [(e.expected - (1 - momentum) * batch) / momentum for batch in _arrays_like(e.context.get("batch", ()), shape)]
-    return given + implied
-
-
 def momentum_swapped(e: Evidence) -> str | None:
     """A running average ``momentum * batch + (1 - momentum) * previous``: the two weights swapped.
 
@@ -362,8 +366,8 @@ def _statistics(e: Evidence) -> list[Evidence]:
     if momentum is None or not e.same_shape:
         return found
     for previous in _previous_values(e, momentum):
-        batch = lambda value: (value - momentum * previous) / (1 - momentum)  # noqa: E731
-        found.append(Evidence(batch(e.got), batch(e.expected), e.context, e.reveal))
+        got, expected = ((value - momentum * previous) / (1 - momentum) for value in (e.got, e.expected))
+        found.append(Evidence(got, expected, e.context, e.reveal))
     return found
 
 
@@ -372,10 +376,8 @@ def _normalized_with(e: Evidence, c: float, m: int) -> bool:
 
     ``gamma * c * Z_norm + beta`` against ``gamma * Z_norm + beta``: the means over the examples
     (any axes of total size ``m``, the other axis being the features) are equal, and the deviations
-    from them are ``c`` times the expected ones.
+    from them are ``c`` times the expected ones. With ``beta = 0`` both means are 0.
     """
-    if e.matches(c * e.expected):
-        return True
     axes = [tuple(range(e.got.ndim))] + [tuple(a for a in range(e.got.ndim) if a != f) for f in range(e.got.ndim)]
     for over in dict.fromkeys(axes):
         if not over or int(np.prod([e.got.shape[a] for a in over])) != m:
@@ -398,7 +400,8 @@ def variance_by_m_minus_one(e: Evidence) -> str | None:
     if not _real(m) or m < 2 or not e.same_shape:
         return None
     ratio = m / (m - 1)
-    if any(s.matches(ratio * s.expected) or s.matches(np.sqrt(ratio) * s.expected) for s in _statistics(e)):
+    spreads = [s for s in _statistics(e) if np.all(s.expected >= 0) and np.any(s.expected > 0)]  # variances, stds
+    if any(s.matches(ratio * s.expected) or s.matches(np.sqrt(ratio) * s.expected) for s in spreads):
         return (f"the variance looks divided by m - 1 = {m - 1:g} instead of m = {m:g} (np.var or np.std with ddof=1?): "
                 f"use the 1/m variance, np.var(..., ddof=0) (the default) or np.mean((Z - mu) ** 2, ...).")
     if _normalized_with(e, np.sqrt(1 / ratio), int(m)):

@@ -266,6 +266,13 @@ def test_zero_where_zero_is_nearly_right_gets_no_zeros_hint():
     assert "all entries are zero" not in (hint_for(np.full((3, 1), 1e-300), np.ones((3, 1))) or "")  # tiny is not zero
 
 
+def test_a_signed_result_off_by_m_over_m_minus_one_is_no_variance():
+    """At m = 5, is a gradient 1.25 times too large (dropout without keep_prob, say) not called a variance over m - 1?"""
+    text = hint_for(DZ * DROP_MASK / 0.8, DZ * DROP_MASK, {"m": 5})
+    assert "m - 1" not in text and "1.25 times" in text
+    assert "m - 1" in hint_for(BN_Z.var(axis=1) * 5 / 4, BN_Z.var(axis=1), {"m": 5})
+
+
 def test_hidden_numbers_when_not_revealing():
     """With reveal=False, does the generic factor hint keep the kind of mistake but drop the factor?"""
     text = hint_for(np.array([1.0, 2.0]) * 3.7, np.array([1.0, 2.0]), reveal=False)
