@@ -168,17 +168,19 @@ def test_single_threaded_blas_restores_thread_counts():
     from threadpoolctl import threadpool_info
 
     before = threadpool_info()
-    inside = []
-
-    def use():
+    with kernels.single_threaded_blas():
         with kernels.single_threaded_blas():
-            with kernels.single_threaded_blas():
-                inside.append([lib.get_num_threads() for lib in kernels._blas_controller])
+            assert {lib.get_num_threads() for lib in kernels._blas_controller} == {1}
 
-    workers = [threading.Thread(target=use) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert len(inside) == 4 and all(set(counts) == {1} for counts in inside)
+        def use():
+            with kernels.single_threaded_blas():
+                pass
+
+        workers = [threading.Thread(target=use) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert kernels._blas_users == 1
+    assert kernels._blas_users == 0
     assert threadpool_info() == before
