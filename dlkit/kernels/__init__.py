@@ -220,7 +220,9 @@ def single_threaded_blas(active: bool = True):
     """Within the block, BLAS (NumPy's, found by threadpoolctl) runs each call on one thread.
 
     Safe to nest and to enter from several threads: the first to enter saves BLAS's thread
-    counts, the last to leave restores them.
+    counts, the last to leave restores them. (Seen with OpenBLAS 0.3.31: once its pool is
+    running, only the main thread's setting takes effect, for every thread; the usual caller,
+    ``run_batch_split`` on the main thread, is such a case.)
     """
     global _blas_controller, _blas_users, _blas_saved
     if not active:
