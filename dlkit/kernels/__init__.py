@@ -6,12 +6,15 @@ integers, compiled lazily with ``cache=True`` the first time it meets a dtype (f
 float64), so a fresh process loads machine code from disk instead of compiling again
 (``python -m dlkit.kernels.warmup`` fills that cache for every kernel and both dtypes).
 
-Importing this package, before any Numba thread starts, settles three things:
+Importing this package, before any Numba thread starts, settles these things:
 
-* **Threading layer.** Numba's default OpenMP pool spins while it waits, and so does
-  OpenBLAS: on a 2-core machine the two pools steal each other's cores and a 1 ms
-  convolution can take 10 ms. Unless ``NUMBA_THREADING_LAYER`` is already set, dlkit selects
-  Numba's ``workqueue`` layer, whose idle threads sleep.
+* **Threads.** The kernels do not use Numba's parallel loops: :func:`run_batch_split` gives
+  parts of a batch to a small pool of Python threads (``DLKIT_NUM_THREADS``, default: the
+  CPUs this process may use), the kernels releasing the GIL, and limits BLAS to one thread
+  per call meanwhile (:func:`single_threaded_blas`), so exactly one busy thread runs per core.
+  Spinning pools that fight over the cores (OpenMP's, OpenBLAS's) turned 1 ms convolutions
+  into 10 ms ones here. For other Numba code in the process, unless ``NUMBA_THREADING_LAYER``
+  is already set, dlkit selects Numba's ``workqueue`` layer, whose idle threads sleep.
 * **Cache directory.** Numba writes its cache beside the source (``__pycache__``), then in
   the user's cache directory. When neither is writable (a read-only install in a sandbox
   with no home directory) Numba would refuse to define the kernels at all; dlkit then sets
