@@ -16,7 +16,10 @@
    ``autograde.checks`` or IPython inside the kernel changes nothing. Hidden tests run under
    ``checks.redacted()``. A test cell passes iff it raises nothing; it earns the points of its
    metadata. During the checks, the dlkit function a student's function is compared with is
-   refused inside the kernel (``ReferenceUsedError``).
+   refused inside the kernel (``ReferenceUsedError``). A student's function that changes its
+   arguments in place changes the test's objects the same way (so the checks report it as in the
+   student's kernel), and the test cell fails even if its checks pass: the change reached the
+   test's own data, which it must not be able to bend.
 
 ``grade_class`` grades ``DIR/<student>/<assignment>/<notebook>.ipynb`` in parallel (one grader
 process per submission), writes ``grades.csv``, ``feedback/<student>/<assignment>.html`` and
@@ -462,6 +465,7 @@ class Examiner:
             names = sorted(n for n in free_names(step.code) if n not in self.imported and not hasattr(builtins, n))
             fetched = client.fetch(names) if names else {}
             self.namespace.update(fetched)
+            client.changed_inputs.clear()
             try:
                 for hidden, code in _split_hidden(step.code):
                     compiled = compile(code, f"<test {step.grade_id}>", "exec")
@@ -471,6 +475,8 @@ class Examiner:
                 for name in fetched:
                     self.namespace.pop(name, None)
                 client.release()
+            if client.changed_inputs:  # the changes reached the test's own data: they must not help
+                raise remote.ArgumentChanged(client.changed_inputs[0])
         except remote.CellTimeout:
             result.message = f"{TIMED_OUT} {self.cell_timeout_s:g} s: interrupted"
         except NameError as exc:
@@ -499,7 +505,7 @@ def failure_message(exc: BaseException, hidden: bool) -> tuple[str, str]:
         if exc.is_a("NotImplementedError") and not any("not implemented" in n for n in notes):
             notes.insert(0, "this exercise is still a stub: replace `raise NotImplementedError()` with your code.")
         return _join(text, notes), exc.traceback_text
-    if isinstance(exc, ReferenceUsedError):
+    if isinstance(exc, (ReferenceUsedError, remote.ArgumentChanged)):
         return _join(str(exc), notes), ""
     if isinstance(exc, AssertionError) and (not hidden or _raised_by_checks(exc)):
         return _join(str(exc) or "a check failed", notes), ""

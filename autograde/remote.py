@@ -5,6 +5,11 @@ student's notebook becomes a proxy here: a ``RemoteFunction`` for a function (ca
 student's function in the kernel), a value fetched by copy otherwise, or a ``RemoteHandle`` for an
 object that cannot be copied (it can be passed back into later calls).
 
+Arguments travel by copy, yet a student's function that changes one in place (``v["dW1"] *= beta``)
+must be seen doing so, as in their own kernel: after each call the kernel compares every argument
+with the bytes it received and sends back those that differ, and the grader makes the same change
+to the caller's objects (``update_in_place``) and notes it (``KernelClient.changed_inputs``).
+
 Wire format: a frame is ``u32 header length | JSON header | u32 buffer count | u64 length per
 buffer | buffers``. Values are JSON trees where every non-scalar is tagged (``{"$": "nd", ...}``)
 and array data travels as raw buffers. Decoding only ever builds None, bool, int, float, complex,
@@ -38,13 +43,14 @@ import sys
 import time
 import traceback
 import types
+from typing import NamedTuple
 
 import numpy as np
 
 from autograde.errors import ReferenceUsedError, StudentError
 
-__all__ = ["RemoteFunction", "RemoteHandle", "KernelClient", "StudentError", "ReferenceUsedError",
-           "KernelLost", "KernelDied", "KernelTimeout", "CellTimeout", "forbidden_references", "encode", "decode"]
+__all__ = ["RemoteFunction", "RemoteHandle", "KernelClient", "StudentError", "ReferenceUsedError", "ArgumentChanged",
+           "update_in_place", "KernelLost", "KernelDied", "KernelTimeout", "CellTimeout", "forbidden_references", "encode", "decode"]
 
 MAX_DEPTH = 100  # nesting of containers in one value
 MAX_HEADER_BYTES = 64 << 20
@@ -482,13 +488,51 @@ class KernelServer:
         return {"ok": True, "found": found}
 
     def op_call(self, header: dict, buffers: list, out: list) -> dict:
-        """Call a handle with decoded arguments; the result is encoded (unsendable parts as handles)."""
+        """Call a handle with decoded arguments; the result is encoded (unsendable parts as handles).
+
+        Arguments that the call changed in place (an array's values, a dict's entries, a
+        generator's state) are encoded again under ``changed`` (``{"args": [[position, value]],
+        "kwargs": [[name, value]]}``), so the grader can change its own objects the same way.
+        """
         target = self._lookup(header.get("target"))
-        args = self._decode(header.get("args"), buffers)
-        kwargs = self._decode(header.get("kwargs"), buffers)
+        trees, refs = (header.get("args"), header.get("kwargs")), {}
+        args, kwargs = (self._decode(tree, buffers, refs) for tree in trees)
         forbid = [name for name in header.get("forbid", []) if isinstance(name, str)]
-        outcome = self._student(lambda: encode(target(*args, **kwargs), out, on_other=self._handle), forbid=forbid)
+
+        def run():
+            value = encode(target(*args, **kwargs), out, on_other=self._handle)
+            return value, self._changed_arguments(trees, args, kwargs, buffers, refs, out)
+
+        outcome = self._student(run, forbid=forbid)
+        if outcome["ok"]:
+            outcome["value"], changed = outcome["value"]
+            if changed:
+                outcome["changed"] = changed
         return outcome
+
+    def _changed_arguments(self, trees: tuple, args: list, kwargs: dict, buffers: list, refs: dict, out: list) -> dict:
+        """The arguments of a call that no longer hold what was received, encoded again (empty when none).
+
+        Comparing costs a pass over the received bytes and copies nothing that did not change; an
+        object that came by reference goes back as the same reference.
+        """
+        def back(value) -> dict:
+            number = refs.get(id(value))
+            return {"$": "ref", "id": number} if number is not None else self._handle(value)
+
+        def same(value, tree) -> bool:
+            return _unchanged(value, tree, buffers, self.handles)
+
+        changed = {}
+        positional = [[i, encode(value, out, on_other=back)]
+                      for i, (value, tree) in enumerate(zip(args, _list(trees[0], "v"))) if not same(value, tree)]
+        named = [[name, encode(kwargs[name], out, on_other=back)]
+                 for name, tree in zip(_list(trees[1], "k"), _list(trees[1], "v")) if not same(kwargs[name], tree)]
+        if positional:
+            changed["args"] = positional
+        if named:
+            changed["kwargs"] = named
+        return changed
 
     def op_getattr(self, header: dict, buffers: list, out: list) -> dict:
         """An attribute of a handle; a missing one says so (``missing``) so the grader raises AttributeError."""
@@ -524,8 +568,51 @@ class KernelServer:
             raise LookupError(f"no object #{number} in the kernel (released)")
         return self.handles[number]
 
-    def _decode(self, tree, buffers):
-        return decode(tree, buffers, on_handle=lambda t: self._lookup(t.get("id")), on_record=_kernel_record)
+    def _decode(self, tree, buffers, refs: dict | None = None):
+        """Decode a value from the grader; ``refs`` collects ``id(object) -> handle number`` of the references in it."""
+        def lookup(tree: dict):
+            value = self._lookup(tree.get("id"))
+            if refs is not None:
+                refs[id(value)] = tree.get("id")
+            return value
+
+        return decode(tree, buffers, on_handle=lookup, on_record=_kernel_record)
+
+
+def _unchanged(value, tree, buffers: list, handles: dict) -> bool:
+    """Does ``value``, decoded from ``tree`` and then given to student code, still hold exactly that?
+
+    Containers must be of the same type with the same items in the same order, arrays of the same
+    dtype and shape with the same bytes, references the same objects, generators the same state.
+    Types are checked before values, so an object of the student's own put in a container makes
+    it differ without being compared.
+    """
+    if tree is None or type(tree) in (bool, int, float, str):
+        return value is tree or (type(value) is type(tree) and value == tree)
+    same = (lambda v, t: _unchanged(v, t, buffers, handles))
+    tag = tree["$"]
+    if tag == "nd":
+        return (type(value) is np.ndarray and value.dtype == _dtype(tree["dtype"]) and list(value.shape) == tree["shape"]
+                and value.tobytes() == buffers[tree["b"]])
+    if tag in ("list", "tuple"):
+        items = tree["v"]
+        return type(value) is (list if tag == "list" else tuple) and len(value) == len(items) and all(map(same, value, items))
+    if tag == "record":
+        items = tree["v"]
+        return (isinstance(value, tuple) and _fields_of(type(value)) == tuple(tree["fields"]) and len(value) == len(items)
+                and all(map(same, value, items)))
+    if tag == "dict":
+        keys, items = tree["k"], tree["v"]
+        return (type(value) is dict and len(value) == len(keys)
+                and all(same(k, kt) and same(v, vt) for (k, v), kt, vt in zip(value.items(), keys, items)))
+    if tag == "scalar":
+        return isinstance(value, np.generic) and value.dtype == _dtype(tree["dtype"]) and value.tobytes() == buffers[tree["b"]]
+    if tag == "ref":
+        return value is handles.get(tree.get("id"))
+    if tag == "rng":
+        return type(value) is np.random.Generator and same(value.bit_generator.state, tree["state"])
+    fresh = decode(tree, buffers, on_handle=lambda t: handles.get(t.get("id")), on_record=_kernel_record)
+    return type(value) is type(fresh) and value == fresh  # complex, bytes, sets: plain types
 
 
 def _needs_ipython(source: str) -> bool:
@@ -726,6 +813,7 @@ class KernelClient:
         self.interrupt_grace_s = interrupt_grace_s
         self.generation = 0
         self.lost: KernelLost | None = None
+        self.changed_inputs: list[str] = []  # what calls changed in their arguments (the caller clears it)
 
     @contextlib.contextmanager
     def time_limit(self, deadline: float):
@@ -787,13 +875,24 @@ class KernelClient:
             found[name] = self._decode(tree, buffers)
         return found
 
-    def call(self, target: int, args: tuple, kwargs: dict, name: str = "the function"):
-        """Call kernel object ``target``; returns the decoded result or raises the student's error."""
+    def call(self, target: int, args: tuple, kwargs: dict, name: str = "the function", params=None):
+        """Call kernel object ``target``; returns the decoded result or raises the student's error.
+
+        Arguments the call changed in place in the kernel are changed the same way here (see
+        ``update_in_place``), so a caller comparing its arguments before and after sees what the
+        student's code did, and each change is noted in ``changed_inputs`` (naming the argument by
+        ``params``, the positional parameter names). A change that cannot be copied (an array whose
+        shape or dtype changed in place) raises ``ArgumentChanged``.
+        """
         buffers: list = []
-        header = {"op": "call", "target": target, "args": self._encode(list(args), buffers),
-                  "kwargs": self._encode(dict(kwargs), buffers), "forbid": list(dict.fromkeys(_FORBIDDEN.get()))}
+        sent: dict = {}  # handle id -> the RemoteHandle passed in this call
+        header = {"op": "call", "target": target, "args": self._encode(list(args), buffers, sent),
+                  "kwargs": self._encode(dict(kwargs), buffers, sent), "forbid": list(dict.fromkeys(_FORBIDDEN.get()))}
         reply, out = self.request(header, buffers)
-        return self._result(reply, out, name)
+        value = self._result(reply, out, name)
+        if "changed" in reply:
+            self._apply_changes(reply["changed"], out, (args, kwargs), sent, name, params)
+        return value
 
     def getattr(self, target: int, name: str):
         """Attribute ``name`` of kernel object ``target`` (AttributeError when it has none)."""
@@ -830,18 +929,44 @@ class KernelClient:
         raise StudentError(str(error.get("type", "Exception")), str(error.get("message", "")),
                            str(error.get("traceback", "")))
 
-    def _encode(self, value, buffers: list):
-        return encode(value, buffers, on_other=self._reference)
+    def _apply_changes(self, changed, buffers: list, call: tuple, sent: dict, name: str, params) -> None:
+        """Make to the caller's ``(args, kwargs)`` the in-place changes the kernel reported, and note them."""
+        misfits = []
+        for label, old, tree in _changed_items(changed, *call, params):
+            new = self._decode(tree, buffers, sent)
+            update = update_in_place(old, new)
+            if not update.fits:
+                misfits.append(f"{label} ({_change_text(old, new)})")
+            if update.changed:
+                self.changed_inputs.append(
+                    f"{name} changed its input {label}: a function must not modify its arguments. Work on a copy "
+                    f"({label} = {label}.copy()) or use operations that make a new array "
+                    f"({label} = {label} * 2, not {label} *= 2 or {label}[...] = 0).")
+        if misfits:
+            raise ArgumentChanged(f"{name} changed its input{'s' if len(misfits) > 1 else ''} {', '.join(misfits)}: "
+                                  "a function must not modify its arguments. Work on a copy, and make new arrays "
+                                  "(x = x.reshape(...), not x.shape = ...).")
 
-    def _reference(self, value) -> dict:
+    def _encode(self, value, buffers: list, sent: dict | None = None):
+        return encode(value, buffers, on_other=lambda v: self._reference(v, sent))
+
+    def _reference(self, value, sent: dict | None = None) -> dict:
         if isinstance(value, RemoteHandle) and value._client is self:
             value._check()
+            if sent is not None:
+                sent[value._id] = value
             return {"$": "ref", "id": value._id}
         raise TypeError(f"a {type(value).__name__} cannot be sent to the student's kernel (send data, not objects)")
 
-    def _decode(self, tree, buffers):
+    def _decode(self, tree, buffers, sent: dict | None = None):
+        """Decode the kernel's value; with ``sent``, references to the handles passed in the call are allowed."""
+        def rebuild(tree: dict):
+            if tree.get("$") == "ref" and sent is not None and tree.get("id") in sent:
+                return sent[tree["id"]]
+            return self._proxy(tree)
+
         try:
-            return decode(tree, buffers, on_handle=self._proxy)
+            return decode(tree, buffers, on_handle=rebuild)
         except (ProtocolError, ValueError, TypeError, RecursionError) as exc:
             raise ProtocolError(f"the kernel sent a value that cannot be read: {exc}") from None
 
@@ -850,6 +975,122 @@ class KernelClient:
             raise ProtocolError("bad handle")
         cls = RemoteFunction if tree.get("callable") is True else RemoteHandle
         return cls(self, tree)
+
+
+class ArgumentChanged(AssertionError):
+    """The student's function changed an argument in place in a way the grader's copy cannot follow
+    (an array's shape or dtype): the check fails as it would have for the change itself."""
+
+
+def _changed_items(changed, args: tuple, kwargs: dict, params):
+    """``(label, caller's object, tree)`` for each changed argument of a call reply (ProtocolError if malformed)."""
+    if type(changed) is not dict or not set(changed) <= {"args", "kwargs"}:
+        raise ProtocolError("bad list of changed arguments")
+    for part, pairs in changed.items():
+        for pair in pairs if type(pairs) is list else [None]:
+            if type(pair) is not list or len(pair) != 2:
+                raise ProtocolError("bad changed argument")
+            where, tree = pair
+            if part == "args" and type(where) is int and 0 <= where < len(args):
+                named = params is not None and where < len(params)
+                yield (params[where] if named else f"arg{where + 1}"), args[where], tree
+            elif part == "kwargs" and type(where) is str and where in kwargs:
+                yield where, kwargs[where], tree
+            else:
+                raise ProtocolError(f"changed argument {where!r} was not passed")
+
+
+def _change_text(old, new) -> str:
+    """What became of an argument the grader could not change the same way."""
+    if isinstance(old, np.ndarray) and isinstance(new, np.ndarray) and (old.shape, old.dtype) != (new.shape, new.dtype):
+        return f"it became an ndarray of shape {new.shape} and dtype {new.dtype}, from {old.shape} and {old.dtype}"
+    return "its contents changed"
+
+
+class Update(NamedTuple):
+    """What ``update_in_place`` did."""
+
+    fits: bool  # the object now holds the new contents (False: it cannot be changed that way)
+    changed: bool  # the contents differed (a generator's new state does not count: drawing is no mutation)
+
+
+def update_in_place(old, new) -> Update:
+    """Make ``old`` hold what ``new`` holds by changing ``old`` itself, and say whether anything differed.
+
+    Arrays take the new values when shape and dtype match (``old[...] = new``); dicts and lists
+    take the new entries in the new order (each entry updated in place where it can be, else
+    replaced); tuples update their items; sets take the new items; generators the new state.
+    An equal immutable value (NaN for NaN) needs nothing. ``new`` comes from ``decode``: data only.
+
+    >>> v = {"dW1": np.zeros(2), "db1": np.zeros(1)}
+    >>> dW1 = v["dW1"]
+    >>> update_in_place(v, {"dW1": np.ones(2), "db1": np.zeros((1, 1))}), dW1, v["db1"].shape
+    (Update(fits=True, changed=True), array([1., 1.]), (1, 1))
+    >>> update_in_place(np.zeros(2), np.zeros(3))
+    Update(fits=False, changed=True)
+    """
+    if old is new:
+        return Update(True, False)
+    if isinstance(old, np.ndarray):
+        return _update_array(old, new)
+    if isinstance(old, dict) and type(new) is dict:
+        return _update_entries(old, list(old.items()), list(new.items()))
+    if isinstance(old, list) and type(new) is list:
+        return _update_entries(old, list(enumerate(old)), list(enumerate(new)))
+    if isinstance(old, tuple) and isinstance(new, tuple) and len(old) == len(new):
+        done = [update_in_place(a, b) for a, b in zip(old, new)]  # every item, not up to the first misfit
+        return Update(all(u.fits for u in done), any(u.changed for u in done))
+    if isinstance(old, set) and isinstance(new, (set, frozenset)):
+        changed = old != new
+        if changed:
+            old.clear()
+            old.update(new)
+        return Update(True, changed)
+    if isinstance(old, np.random.Generator) and type(new) is np.random.Generator:
+        fits = type(old.bit_generator) is type(new.bit_generator)
+        if fits:
+            old.bit_generator.state = new.bit_generator.state
+        return Update(fits, not fits)
+    same = _same_value(old, new)
+    return Update(same, not same)
+
+
+def _update_array(old: np.ndarray, new) -> Update:
+    if type(new) is not np.ndarray or (new.shape, new.dtype) != (old.shape, old.dtype):
+        return Update(False, True)
+    if np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+        return Update(True, False)
+    if not old.flags.writeable:
+        return Update(False, True)
+    old[...] = new
+    return Update(True, True)
+
+
+def _update_entries(old, before: list, after: list) -> Update:
+    """Give the dict or list ``old`` the entries ``after`` (key, value), keeping its objects that can follow."""
+    current = dict(before)
+    entries, changed = [], [key for key, _ in before] != [key for key, _ in after]
+    for key, value in after:
+        update = update_in_place(current[key], value) if key in current else Update(False, True)
+        entries.append((key, current[key] if update.fits else value))
+        changed = changed or update.changed
+    if changed:
+        if isinstance(old, dict):
+            old.clear()
+            old.update(entries)
+        else:
+            old[:] = [value for _, value in entries]
+    return Update(True, changed)
+
+
+def _same_value(old, new) -> bool:
+    """Equal immutable values of the same type (NaN equal to NaN)."""
+    if type(old) is not type(new) or isinstance(old, (np.ndarray, RemoteHandle)):
+        return False
+    try:
+        return bool(old == new) or bool(old != old and new != new)
+    except (TypeError, ValueError):
+        return False
 
 
 def _reply_dict(reply: dict, key: str) -> dict:
@@ -902,7 +1143,11 @@ class RemoteFunction(RemoteHandle):
 
     def __call__(self, *args, **kwargs):
         self._check()
-        return self._client.call(self._id, args, kwargs, self.__name__)
+        params = None
+        if self.__signature__ is not None:
+            params = [p.name for p in self.__signature__.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return self._client.call(self._id, args, kwargs, self.__name__, params)
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} in the student's kernel>"

@@ -22,6 +22,10 @@ spec = importlib.util.spec_from_file_location("tiny_course", HERE / "fixtures" /
 tiny = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tiny)
 
+spec = importlib.util.spec_from_file_location("mutation_course", HERE / "fixtures" / "mutation_course.py")
+mutation = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mutation)
+
 LIMITS = grading.Limits(cell_timeout_s=20.0, notebook_timeout_s=120.0)
 
 
@@ -184,6 +188,55 @@ def test_missing_and_invalid_files_are_rows_not_errors(source, tmp_path):
     invalid = grading.grade_notebook(source, tmp_path / "bad.ipynb")
     assert (missing.status, invalid.status) == ("missing", "invalid")
     assert len(missing.cells) == 2 and not any(c.passed for c in invalid.cells)
+
+
+@pytest.fixture(scope="module")
+def graded_tests(tmp_path_factory):
+    """``graded_tests(student)``: the test results of a student of ``mutation_course`` by exercise (graded once)."""
+    root = tmp_path_factory.mktemp("mutation")
+    source = mutation.write(root / f"{mutation.ASSIGNMENT}.ipynb")
+
+    @functools.cache
+    def grade(student: str) -> dict:
+        path = mutation.write(root / student / f"{mutation.ASSIGNMENT}.ipynb", mutation.ANSWERS[student])
+        result = grading.grade_notebook(source, path, limits=LIMITS)
+        assert result.status == "graded", result.reason
+        return {t.grade_id[: -len("_test")]: t for t in result.tests}
+
+    return grade
+
+
+def test_functions_that_leave_their_arguments_alone_pass(graded_tests):
+    """Does a student whose functions make new values (never touching their arguments) earn every point?"""
+    tests = graded_tests("clean")
+    assert all(t.passed for t in tests.values()), [t.message for t in tests.values()]
+
+
+def test_changed_arguments_are_reported_as_in_the_students_kernel(graded_tests):
+    """Is a momentum that updates its dict in place, or a double that doubles its array in place, told
+    exactly what the checks tell it in the student's own kernel?"""
+    tests = graded_tests("mutator")
+    for name, what in (("momentum", 'momentum changed its input v (first at v["vW1"][0, 0])'),
+                       ("double", "double changed its input x (first at x[0, 0])")):
+        in_kernel = mutation.in_kernel_message(mutation.ANSWERS["mutator"], name)
+        assert what in in_kernel
+        assert not tests[name].passed and tests[name].message.splitlines()[0] == in_kernel
+
+
+def test_a_dict_entry_replaced_by_another_shape_is_reported(graded_tests):
+    """Is a dict entry that the student's function replaced (by an array of another shape) seen by the check?"""
+    tests = graded_tests("reshaper")
+    in_kernel = mutation.in_kernel_message(mutation.ANSWERS["reshaper"], "momentum")
+    assert 'momentum changed its input v (first at v["vW1"])' in in_kernel
+    assert tests["momentum"].message.splitlines()[0] == in_kernel and tests["double"].passed
+
+
+def test_a_change_to_the_tests_own_data_fails_the_test(graded_tests):
+    """When a function zeroes its argument so that an expected value computed after the call matches,
+    does the test fail on the change (where the student's own kernel would let it pass)?"""
+    assert mutation.in_kernel_message(mutation.ANSWERS["mutator"], "total") == ""
+    tests = graded_tests("mutator")
+    assert not tests["total"].passed and tests["total"].message.startswith("total changed its input x")
 
 
 # ------------------------------------------------------------------------------------- choosing submissions

@@ -194,6 +194,20 @@ def spin(seconds):
         pass
     return "done"
 
+def momentum(v, beta):
+    for key in v:
+        v[key] *= beta
+    return len(v)
+
+def flatten_in_place(x):
+    x.shape = (x.size,)
+
+def draw(rng):
+    return rng.normal()
+
+def keep(counter, holder):
+    holder.append(counter)
+
 big = np.zeros(10**6)
 '''
 
@@ -337,3 +351,115 @@ def test_a_dead_kernel_is_reported_and_stays_dead(tmp_path):
         with pytest.raises(remote.KernelDied):
             client.execute("x = 1", "<cell after>")
     assert kernel.wait().code == 7
+
+
+# ------------------------------------------------------------------------------------- arguments changed in place
+
+def test_changes_to_arguments_reach_the_callers_objects(client):
+    """Does a dict argument updated in place in the kernel come back updated in the caller's dict,
+    its arrays changed in place (same objects), and the change noted?"""
+    (momentum,) = fetch(client, "momentum")
+    v = {"dW1": np.ones((2, 3)), "db1": np.full((2, 1), 4.0)}
+    dW1 = v["dW1"]
+    client.changed_inputs.clear()
+    with client.time_limit(time.monotonic() + 30):
+        assert momentum(beta=0.5, v=v) == 2  # by name (the grading tests pass it by position)
+    assert v["dW1"] is dW1 and np.array_equal(dW1, np.full((2, 3), 0.5)) and np.array_equal(v["db1"], [[2.0], [2.0]])
+    assert client.changed_inputs == [
+        "momentum changed its input v: a function must not modify its arguments. Work on a copy (v = v.copy()) "
+        "or use operations that make a new array (v = v * 2, not v *= 2 or v[...] = 0)."]
+
+
+def test_calls_that_change_nothing_note_nothing(client):
+    """Are the arguments of a function that only reads them left as they were, with no change noted?"""
+    (forward,) = fetch(client, "forward")
+    x = np.arange(3.0)
+    client.changed_inputs.clear()
+    with client.time_limit(time.monotonic() + 30):
+        forward(x, scale=3.0)
+    assert np.array_equal(x, [0.0, 1.0, 2.0]) and client.changed_inputs == []
+
+
+def test_an_array_reshaped_in_place_is_refused(client):
+    """Is an argument whose shape the function changed in place reported (ArgumentChanged), and left alone?"""
+    (flatten_in_place,) = fetch(client, "flatten_in_place")
+    x = np.ones((2, 2))
+    with client.time_limit(time.monotonic() + 30), pytest.raises(remote.ArgumentChanged, match=r"shape \(4,\)"):
+        flatten_in_place(x)
+    assert x.shape == (2, 2)
+
+
+def test_generators_advance_without_counting_as_changes(client):
+    """Does a generator passed to the student's function advance here as it did there, without being a change?"""
+    (draw,) = fetch(client, "draw")
+    rng, mirror = np.random.default_rng(5), np.random.default_rng(5)
+    client.changed_inputs.clear()
+    with client.time_limit(time.monotonic() + 30):
+        assert (draw(rng), draw(rng)) == (mirror.normal(), mirror.normal())
+    assert client.changed_inputs == []
+
+
+def test_handles_put_in_a_changed_argument_stay_the_same_proxies(client):
+    """When the kernel adds an object it was given by reference to a list argument, is it the same proxy here?"""
+    make_counter, keep = fetch(client, "make_counter", "keep")
+    with client.time_limit(time.monotonic() + 30):
+        counter = make_counter()
+        holder = [counter]
+        keep(counter, holder)
+    assert len(holder) == 2 and holder[0] is counter and holder[1] is counter
+
+
+def received(value):
+    """``value`` as the kernel receives it: (its tree, its buffers, the decoded copy)."""
+    buffers = []
+    tree = json.loads(json.dumps(encode(value, buffers)))
+    buffers = [bytearray(memoryview(b).cast("B")) for b in buffers]
+    return tree, buffers, decode(tree, buffers)
+
+
+@pytest.mark.parametrize("change", [
+    lambda v: v["W"].__setitem__((0, 0), 7.0),
+    lambda v: v.__setitem__("W", v["W"].ravel()),
+    lambda v: v.__setitem__("new", 1),
+    lambda v: v.pop("b"),
+    lambda v: v["rest"][1].append(3),
+    lambda v: v["rest"][0].__setitem__(0, -1),
+    lambda v: v.__setitem__("b", 2.5),
+    lambda v: v["rng"].normal(),
+    lambda v: v["tags"].add("z"),
+])
+def test_the_kernel_sees_every_change_to_what_it_received(change):
+    """Does the kernel's comparison catch a changed entry, a replaced, added or removed key, a nested
+    change and a drawn generator, and does it find an untouched value unchanged?"""
+    value = {"W": np.arange(6.0).reshape(2, 3), "b": 1.5, "rest": (np.zeros(2), [1, 2]), "name": "x",
+             "rng": np.random.default_rng(0), "tags": {"a"}, "when": np.array(["2024-01-02"], dtype="datetime64[D]")}
+    tree, buffers, copy = received(value)
+    assert remote._unchanged(copy, tree, buffers, {})
+    change(copy)
+    assert not remote._unchanged(copy, tree, buffers, {})
+
+
+def test_update_in_place_follows_the_new_value_where_it_can():
+    """Do lists, nested tuples and sets take the new contents in place, and are read-only arrays,
+    other shapes and other types refused?"""
+    old_list, inner = [np.zeros(2), 1], np.zeros(2)
+    assert remote.update_in_place(old_list, [np.ones(2), 1, "added"]) == (True, True)
+    assert old_list[1:] == [1, "added"] and np.array_equal(old_list[0], [1.0, 1.0])
+    assert remote.update_in_place((inner, 3), (np.ones(2), 3)) == (True, True) and inner.sum() == 2.0
+    tags = {"a"}
+    assert remote.update_in_place(tags, {"a", "b"}) == (True, True) and tags == {"a", "b"}
+    frozen = np.zeros(2)
+    frozen.flags.writeable = False
+    assert remote.update_in_place(frozen, np.ones(2)) == (False, True)
+    assert remote.update_in_place(frozen, np.zeros(2)) == (True, False)
+    assert remote.update_in_place(np.zeros(2), np.zeros(2, dtype=np.float32)).fits is False
+    assert remote.update_in_place(2.0, float("nan")) == (False, True)
+    assert remote.update_in_place(float("nan"), float("nan")) == (True, False)
+
+
+@pytest.mark.parametrize("changed", [[1], {"args": [[5, 1]]}, {"args": [["0", 1]]}, {"kwargs": [["y", 1]]},
+                                     {"args": [[0]]}, {"globals": []}, {"args": "x"}])
+def test_bad_lists_of_changed_arguments_are_protocol_errors(changed):
+    """Is a kernel's report of changes to arguments that were not passed (or malformed) a ProtocolError?"""
+    with pytest.raises(ProtocolError):
+        list(remote._changed_items(changed, (np.zeros(1),), {"x": 1}, ["a"]))
