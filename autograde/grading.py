@@ -327,6 +327,95 @@ def source_imports(source: nbformat.NotebookNode) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def bound_names(code: str) -> dict[str, str]:
+    """Names a cell binds for the cells after it: name -> "function" (def, class), "module" or "value".
+
+    >>> bound_names("import numpy as np\\nX = np.ones(2)\\ndef f(x):\\n    global seen\\n    seen = x\\n    return x")
+    {'np': 'module', 'X': 'value', 'f': 'function', 'seen': 'value'}
+    """
+    try:
+        table = symtable.symtable(_without_magics(code), "<cell>", "exec")
+    except SyntaxError:
+        return {}
+    kinds = {}
+    for symbol in table.get_symbols():
+        if symbol.is_namespace():
+            kinds[symbol.get_name()] = "function"
+        elif symbol.is_imported():
+            kinds[symbol.get_name()] = "module"
+        elif symbol.is_assigned():
+            kinds[symbol.get_name()] = "value"
+
+    def visit(scope) -> None:  # ``global x`` then ``x = ...`` inside a function
+        for child in scope.get_children():
+            kinds.update({s.get_name(): "value" for s in child.get_symbols()
+                          if s.is_declared_global() and s.is_assigned() and s.get_name() not in kinds})
+            visit(child)
+
+    visit(table)
+    return kinds
+
+
+@dataclass(frozen=True)
+class Read:
+    """A name a test cell of the source reads (not one of the source's imports) and where it comes from."""
+
+    test: int  # index of the test cell in the source
+    name: str
+    cell: int | None  # the source cell that binds it last before the test (None: no cell does)
+    kind: str  # that binding: "function", "module", "value" ("" when none)
+
+
+def reads_by_tests(source: nbformat.NotebookNode) -> list[Read]:
+    """Every name each test cell reads from the notebook, with the source cell that defines it for that test.
+
+    Static, on the instructor's code: names bound through ``exec``, ``globals()`` or magics are not seen.
+    """
+    imported = _imported_names(source)
+    last: dict[str, tuple[int, str]] = {}
+    reads = []
+    for index, cell in enumerate(source.cells):
+        if cell.cell_type != "code":
+            continue
+        if nbs.is_test_cell(cell):
+            with contextlib.suppress(SyntaxError):
+                for name in sorted(free_names(cell.source) - imported):
+                    if not hasattr(builtins, name):
+                        cell_index, kind = last.get(name, (None, ""))
+                        reads.append(Read(index, name, cell_index, kind))
+        last.update({name: (index, kind) for name, kind in bound_names(cell.source).items()})
+    return reads
+
+
+def _imported_names(source: nbformat.NotebookNode) -> set[str]:
+    names = set()
+    for statement in source_imports(source):
+        for alias in ast.parse(statement).body[0].names:
+            names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def kernel_data_problems(notebook_name: str, source: nbformat.NotebookNode) -> list[str]:
+    """Test cells that take, from the student's kernel, data or code made by an ordinary cell of the source.
+
+    In grading such a name is read from the kernel, where the student's code ran and could have
+    rebound it: expected values or inputs made there are the student's to choose. Names made by
+    solution cells (the student's answers) and by earlier test cells (kept in the grader) are fine.
+    """
+    problems = []
+    for read in reads_by_tests(source):
+        if read.cell is None or read.kind == "module":
+            continue
+        maker = source.cells[read.cell]
+        if nbs.is_test_cell(maker) or nbs.is_solution_cell(maker):
+            continue
+        what = "a function" if read.kind == "function" else "data"
+        problems.append(f"{nbs.cell_label(notebook_name, read.test, source.cells[read.test])}: reads {read.name} "
+                        f"({what} made by cell {read.cell}) from the student's kernel, where their code can rebind it: "
+                        f"make it in the test cell itself (load or generate it there) or take it from dlkit")
+    return problems
+
+
 def _without_magics(code: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines())
 
@@ -436,7 +525,9 @@ def _guard(check_name: str, check):
 
 
 class Examiner:
-    """Runs a source's test cells in this process against proxies for the student's names."""
+    """Runs a source's test cells in this process against proxies for the student's names.
+
+    """
 
     def __init__(self, source: nbformat.NotebookNode, cell_timeout_s: float):
         self.cell_timeout_s = cell_timeout_s

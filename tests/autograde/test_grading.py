@@ -155,6 +155,26 @@ def test_student_errors_keep_their_traceback_apart():
     assert message.startswith("ValueError: bad shape") and "<cell f>" in trace and "<cell f>" not in message
 
 
+def with_test_cell(source, code: str, grade_id: str = "extra_test"):
+    """``source`` with one more test cell (1 point) at the end."""
+    meta = {"nbgrader": {"grade": True, "grade_id": grade_id, "locked": True, "points": 1, "schema_version": 3,
+                         "solution": False}}
+    source.cells.append(nbformat.v4.new_code_cell(code + "\nchecks.passed('extra', 1)", metadata=meta))
+    return source
+
+
+def test_tests_reading_data_made_in_the_kernel_are_flagged():
+    """Is a test cell that reads a value (or a function) made by an ordinary cell flagged, while reading
+    the student's functions, the source's imports and an earlier test's data is not?"""
+    assert grading.kernel_data_problems(tiny.ASSIGNMENT, tiny.source_notebook()) == []
+    source = with_test_cell(tiny.source_notebook(), "checks.assert_close(scale(x_demo, 2.0), 2 * x_demo, name='s')\n"
+                                                    "checks.assert_close(scale(x, 1.0), x, name='x')")
+    problems = grading.kernel_data_problems(tiny.ASSIGNMENT, source)
+    assert len(problems) == 1 and problems[0].startswith(f"{tiny.ASSIGNMENT} cell 8 (extra_test): reads x_demo (data made by cell 5)")
+    reads = {r.name: (r.cell, r.kind) for r in grading.reads_by_tests(source) if r.test == 8}
+    assert reads == {"x_demo": (5, "value"), "scale": (6, "function"), "x": (7, "value")}
+
+
 # ------------------------------------------------------------------------------------- whole notebooks
 
 @pytest.fixture(scope="module")
