@@ -12,8 +12,9 @@
    limits. A cell that fails does not stop the notebook; a kernel that dies keeps the grades
    already given.
 3. **Test** in this (trusted) process: each test cell runs here with the source's imports and a
-   proxy (``autograde.remote``) for every name it reads from the notebook, so patching NumPy,
-   ``autograde.checks`` or IPython inside the kernel changes nothing. Hidden tests run under
+   proxy (``autograde.remote``) for every name it reads from the notebook (not for names an
+   earlier test cell made: those stay the grader's), so patching NumPy, ``autograde.checks`` or
+   IPython inside the kernel changes nothing. Hidden tests run under
    ``checks.redacted()``. A test cell passes iff it raises nothing; it earns the points of its
    metadata. During the checks, the dlkit function a student's function is compared with is
    refused inside the kernel (``ReferenceUsedError``). A student's function that changes its
@@ -369,7 +370,9 @@ class Read:
 def reads_by_tests(source: nbformat.NotebookNode) -> list[Read]:
     """Every name each test cell reads from the notebook, with the source cell that defines it for that test.
 
-    Static, on the instructor's code: names bound through ``exec``, ``globals()`` or magics are not seen.
+    In grading, a name last bound by an earlier test cell is the grader's own (``Examiner``); any
+    other comes from the student's kernel. Static, on the instructor's code: names bound through
+    ``exec``, ``globals()`` or magics are not seen.
     """
     imported = _imported_names(source)
     last: dict[str, tuple[int, str]] = {}
@@ -527,6 +530,9 @@ def _guard(check_name: str, check):
 class Examiner:
     """Runs a source's test cells in this process against proxies for the student's names.
 
+    A test cell's name comes from the kernel unless the source's imports define it or, in the
+    source, an earlier test cell is the last to bind it: a student cannot shadow a test's helper
+    or data by defining the same name (see ``reads_by_tests``).
     """
 
     def __init__(self, source: nbformat.NotebookNode, cell_timeout_s: float):
@@ -547,13 +553,19 @@ class Examiner:
         for name, value in list(self.namespace.items()):
             self.namespace[name] = replaced.get(id(value), value)
         self.imported = {k for k in self.namespace if not k.startswith("__")}
+        self.kept: dict[str, set[str]] = {}  # test label -> names an earlier test cell binds
+        for read in reads_by_tests(source):
+            if read.cell is not None and nbs.is_test_cell(source.cells[read.cell]):
+                test = source.cells[read.test]
+                self.kept.setdefault(nbs.grade_id(test) or f"cell {read.test}", set()).add(read.name)
 
     def run(self, step: Step, client: remote.KernelClient) -> CellResult:
         """Grade one test cell (KernelLost propagates: the caller ends the notebook)."""
         result = CellResult(step.grade_id, 0.0, step.points, False)
         hidden = False
         try:
-            names = sorted(n for n in free_names(step.code) if n not in self.imported and not hasattr(builtins, n))
+            kept = self.imported | self.kept.get(step.grade_id, set())
+            names = sorted(n for n in free_names(step.code) if n not in kept and not hasattr(builtins, n))
             fetched = client.fetch(names) if names else {}
             self.namespace.update(fetched)
             client.changed_inputs.clear()

@@ -175,6 +175,32 @@ def test_tests_reading_data_made_in_the_kernel_are_flagged():
     assert reads == {"x_demo": (5, "value"), "scale": (6, "function"), "x": (7, "value")}
 
 
+class FakeKernel:
+    """Stands for a KernelClient: the names the student's kernel defines, and what the grader asked for."""
+
+    def __init__(self, names: dict):
+        self.names, self.asked, self.changed_inputs = names, [], []
+
+    def fetch(self, names) -> dict:
+        self.asked += list(names)
+        return {name: self.names[name] for name in names if name in self.names}
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_student_cannot_shadow_an_earlier_tests_data():
+    """When a test reads data that an earlier test cell made, does it get the grader's, not a name the
+    student's notebook defines (here a zero x that would let a wrong scale pass)?"""
+    source = with_test_cell(tiny.source_notebook(), "checks.assert_close(scale(x, 2.0), 2 * x, name='scale(x, 2)')")
+    examiner = grading.Examiner(source, cell_timeout_s=10.0)
+    kernel = FakeKernel({"scale": lambda x, factor: x * factor, "x": np.zeros((2, 2))})
+    assert examiner.run(grading.Step("test", "scale_test", tiny.SCALE_TEST, "source", "scale_test", 1.0), kernel).passed
+    kernel.names["scale"], kernel.asked = (lambda x, factor: np.zeros_like(x)), []
+    result = examiner.run(grading.Step("test", "extra_test", source.cells[-1].source, "source", "extra_test", 1.0), kernel)
+    assert not result.passed and "scale(x, 2) differs" in result.message and kernel.asked == ["scale"]
+
+
 # ------------------------------------------------------------------------------------- whole notebooks
 
 @pytest.fixture(scope="module")
