@@ -75,8 +75,17 @@ def _as_columns(points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.
     return points.T.copy(), labels.reshape(1, -1).astype(np.int64)
 
 
+def _sklearn_seed(seed) -> int | None:
+    """scikit-learn's ``random_state`` for a dlkit seed: the int itself, or an int drawn from a Generator."""
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
+        return None if seed is None else int(seed)
+    return int(as_generator(seed).integers(0, 2**32))  # ValueError unless a Generator
+
+
 def load_moons(m: int = 300, noise: float = 0.2, seed=3) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaving half circles (``sklearn.datasets.make_moons``).
+    """Two interleaving half circles (``sklearn.datasets.make_moons``), ``m // 2`` points of class 0.
+
+    ``seed`` is an int or a ``numpy.random.Generator`` (which gives scikit-learn a seed drawn from it).
 
     Returns
     -------
@@ -88,13 +97,13 @@ def load_moons(m: int = 300, noise: float = 0.2, seed=3) -> tuple[np.ndarray, np
     """
     from sklearn.datasets import make_moons
 
-    return _as_columns(*make_moons(n_samples=m, noise=noise, random_state=seed))
+    return _as_columns(*make_moons(n_samples=m, noise=noise, random_state=_sklearn_seed(seed)))
 
 
 def load_circles(m: int = 300, noise: float = 0.05, factor: float = 0.5, seed=1) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0) (``sklearn.datasets.make_circles``).
 
-    ``factor`` is the ratio of the inner radius to the outer one (1).
+    ``factor`` is the ratio of the inner radius to the outer one (1); ``seed`` as in :func:`load_moons`.
 
     Returns
     -------
@@ -103,7 +112,7 @@ def load_circles(m: int = 300, noise: float = 0.05, factor: float = 0.5, seed=1)
     """
     from sklearn.datasets import make_circles
 
-    return _as_columns(*make_circles(n_samples=m, noise=noise, factor=factor, random_state=seed))
+    return _as_columns(*make_circles(n_samples=m, noise=noise, factor=factor, random_state=_sklearn_seed(seed)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,6 +247,10 @@ def one_hot(labels, n_classes: int) -> np.ndarray:
         labels = labels[0]  # (1, m) -> (m,)
     if labels.ndim != 1:
         raise ValueError(f"labels must have shape (m,) or (1, m), got shape {labels.shape}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    if labels.size == 0:
+        labels = labels.astype(np.int64)  # an empty list arrives as floats
     if labels.size and (not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(f"labels must be integers in 0..{n_classes - 1}, got dtype {labels.dtype} "
                          f"with values {labels.min()}..{labels.max()}")
