@@ -1,4 +1,4 @@
-"""Tests of dlkit.training: the mini-batch loop (costs, seeds, schedules, no mutation) and dense_forward_backward's gradients."""
+"""Tests of dlkit.training: the mini-batch loop (costs, seeds, schedules, no mutation) and dense_forward_backward."""
 import math
 
 import numpy as np
