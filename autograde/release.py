@@ -143,6 +143,9 @@ def _last_line(text: str) -> str:
 def static_problems(name: str, source, release) -> list[str]:
     """Structure and leak problems of one source notebook and its generated release."""
     problems = structure_problems(name, source) + release_problems(name, release)
+    # A test that reads data an ordinary cell made would trust what the student's kernel holds.
+    from autograde import grading  # deferred like in grading_problems: the engine imports the sandbox
+    problems += grading.kernel_data_problems(name, source)
     try:
         return problems + content_leaks(name, source, release)
     except ValueError as error:  # unbalanced markers, already named by structure_problems

@@ -957,3 +957,11 @@ def test_passed_prints_one_line(capsys, points, line):
     """Does passed() print one line with the right singular or plural?"""
     checks.passed("sigmoid", points)
     assert capsys.readouterr().out == line + "\n"
+
+
+def test_drawing_from_a_generator_argument_is_not_a_mutation():
+    """Is a function that draws from the Generator it is given not reported as changing its input?"""
+    def noisy(x, rng):
+        return x + rng.standard_normal(x.shape) * 0
+
+    checks.compare_to_reference(noisy, noisy, [(np.ones(3), np.random.default_rng(0))], name="noisy")

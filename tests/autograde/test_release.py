@@ -145,6 +145,15 @@ def test_line_shown_in_public_code_is_not_a_secret():
     assert solutions == {"double": ["doubled = 2 * x", "return doubled"], "sum_of_squares": ["return total"]}
 
 
+def test_test_reading_data_made_by_an_ordinary_cell_is_reported(generated):
+    """Is a test cell that takes its expected data from the student's kernel a release problem?"""
+    source, released = generated
+    source.cells.insert(1, _cell("expected_double = np.array([2.0, 4.0])"))
+    source.cells[4].source = source.cells[4].source.replace("np.array([2.0, 4.0]), name", "expected_double, name", 1)
+    problems = release.static_problems("01_tiny", source, released)
+    assert any("reads expected_double" in problem and "01_tiny cell 4" in problem for problem in problems), problems
+
+
 def test_structure_problems_name_the_cell():
     """Are wrong points, duplicate grade ids and an untested solution reported with the cell?"""
     nb = tiny_source()
