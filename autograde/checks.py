@@ -803,6 +803,8 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
         student_args, student_kwargs = _copy(args), _copy(kwargs)
         got = _call_student(student_fn, student_args, student_kwargs, where, fname)
         facts = context(*args, **kwargs) if callable(context) else (context or {})
+        if "inputs_have_nan" not in facts and _has_nan((args, kwargs)):
+            facts = {**facts, "inputs_have_nan": True}
         comparer = _Comparer(rtol, atol, False, facts, strict_scalars, allow_extra_keys)
         message = _compare_outputs(comparer, got, expected, output_names, output_order)
         changed = _mutation_message(fname, _labels(names, args, kwargs), list(args) + list(kwargs.values()),
@@ -810,6 +812,19 @@ def compare_to_reference(student_fn: Callable, reference_fn: Callable, cases: Se
         if message or changed:
             problems = " Also: ".join(p for p in (message, changed) if p)
             raise _fail(f"{where}: {problems}", note)
+
+
+def _has_nan(value) -> bool:
+    """True when a float array or number inside ``value`` (nested in tuples, lists, dicts) is NaN."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "fc" and bool(np.isnan(value).any())
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    if isinstance(value, Mapping):
+        return any(_has_nan(item) for item in value.values())
+    if isinstance(value, tuple | list):
+        return any(_has_nan(item) for item in value)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ facts stays silent):
 - ``beta``, ``beta1``, ``beta2`` and ``t``: the rates of exponentially weighted averages and Adam,
   and the step (counted from 1) of a bias correction ``1 - beta**t``;
 - ``pad``: the padding of a convolution;
+- ``inputs_have_nan``: True when some inputs hold NaN (e.g. missing labels), so a NaN in the result
+  comes from them rather than from log of 0 or an overflow (``checks.compare_to_reference`` sets it);
+- ``factor_two``: True when the formula holds a factor 2 or 1/2 that may be lost or doubled (e.g.
+  the L2 cost lambd / (2 m) * sum W**2): it lets the factor-two hint speak about a single number;
+  a string instead says where the 2 comes from (e.g. ``"the derivative of x**2 is 2 * x"``);
 - ``momentum``, ``previous``, ``batch``: a running average ``momentum * previous + (1 - momentum) *
   batch`` (batch norm's running mean and variance). A swap of the two weights can only be told from
   ``got`` and ``expected`` with ``momentum`` and one of ``previous`` (the value before the update)
@@ -153,10 +158,13 @@ def bias_correction_by_zero(e: Evidence) -> str | None:
 
 
 def non_finite(e: Evidence) -> str | None:
-    """NaN or inf where the expected result is finite: log of 0, 0/0, or an overflowing exp."""
+    """NaN or inf where the expected result is finite: log of 0, 0/0, an overflowing exp, or NaN inputs not masked."""
     if not e.same_shape:
         return None
     finite_expected = np.isfinite(e.expected)
+    if np.any(np.isnan(e.got) & finite_expected) and e.context.get("inputs_have_nan"):
+        return ("NaN appears where a number is expected, and some inputs are NaN (missing values): mask them out "
+                "(e.g. with ~np.isnan(Y)) before summing, so they do not reach the result.")
     if np.any(np.isnan(e.got) & finite_expected):
         return ("NaN appears where a number is expected: log of 0, 0/0, or inf/inf after exp overflowed? Clip the "
                 "argument of log (e.g. np.clip(A, eps, 1 - eps)), add a small epsilon, or subtract the maximum before exp.")
@@ -211,26 +219,43 @@ def transposed(e: Evidence) -> str | None:
 
 
 def wrong_axis(e: Evidence) -> str | None:
-    """Shape ``(1, m)`` where ``(n, 1)`` is expected: a sum or mean over the other axis."""
+    """Shape ``(1, m)`` where ``(n, 1)`` is expected: a sum or mean over the other axis.
+
+    With ``n = 1`` the expected shape is ``(1, 1)`` and a sum over axis 0 leaves ``(1, m)``, the
+    same shape as no sum at all: both are named, before the generic "forgot to sum" hint.
+    """
     got, expected = e.got.shape, e.expected.shape
     if e.same_shape or len(got) != len(expected) or len(got) < 2:
         return None
-    reduced = [axis for axis, (g, x) in enumerate(zip(got, expected)) if g == 1 and x > 1]
     should = [axis for axis, (g, x) in enumerate(zip(got, expected)) if x == 1 and g > 1]
+    reduced = [axis for axis, (g, x) in enumerate(zip(got, expected)) if g == 1 and x > 1]
+    others_match = all(g == x for axis, (g, x) in enumerate(zip(got, expected)) if axis not in should)
+    show = lambda axes: str(axes[0]) if len(axes) == 1 else str(tuple(axes))  # noqa: E731
+    if should and not reduced and others_match and 1 in got:  # e.g. (1, m) for (1, 1)
+        ones = [axis for axis, g in enumerate(got) if g == 1]
+        return (f"got shape {got} but expected {expected}: the sum or mean over axis {show(should)} is missing: "
+                f"was it taken over axis {show(ones)} instead (or left out)? Use axis={show(should)}, keepdims=True.")
     if not reduced or not should:
         return None
-    show = lambda axes: str(axes[0]) if len(axes) == 1 else str(tuple(axes))  # noqa: E731
     return (f"got shape {got} but expected {expected}: it looks like a sum or mean over axis {show(reduced)} "
             f"instead of axis {show(should)}: use axis={show(should)}, keepdims=True.")
 
 
 def broadcast_accident(e: Evidence) -> str | None:
-    """A bigger array than expected, e.g. ``(m, m)`` for ``(1, m)``: two shapes broadcast together."""
+    """A bigger array than expected, e.g. ``(m, m)`` for ``(1, m)``: two shapes broadcast together.
+
+    Only when each axis that grew took a length the expected array already has (``(m, m)`` from
+    ``(1, m)`` and ``(m, 1)``): ``(3, 4)`` for ``(1, 4)`` is some other mistake (a loop that stops
+    one layer early, say), not broadcasting.
+    """
     got, expected = e.got.shape, e.expected.shape
     if e.got.size <= e.expected.size or len(got) < len(expected) or e.expected.size <= 1:
         return None
     padded = (1,) * (len(got) - len(expected)) + expected
     if not all(g == x or x == 1 for g, x in zip(got, padded)):
+        return None
+    grown = [g for g, x in zip(got, padded) if g != x]
+    if not all(g in expected for g in grown):
         return None
     if len(expected) == 1:
         return (f"got shape {got} instead of {expected}: a rank-1 array of shape {expected} was combined with a "
@@ -299,7 +324,8 @@ def divided_by_m(e: Evidence) -> str | None:
     if e.factor_is(m):
         return f"the result is m = {m} times too large: did you divide by m?"
     if e.factor_is(1.0 / m):
-        return f"the result is m = {m} times too small: did you divide by m twice, or where no division belongs?"
+        return (f"the result is m = {m} times too small: did you take the mean instead of the sum, or divide by m "
+                f"twice (or where no division belongs)?")
     return None
 
 
@@ -418,11 +444,19 @@ def sign_flipped(e: Evidence) -> str | None:
 
 
 def factor_two(e: Evidence) -> str | None:
-    """Twice or half the expected values: a term counted twice, or a factor 1/2 mishandled."""
+    """Twice or half the expected values: a term counted twice, or a factor 2 or 1/2 mishandled.
+
+    On a single number a ratio of 2 is often a coincidence (e.g. 0.2 / (1 + 1 * 1) = 0.1 against
+    0.2), so there the hint speaks only when ``context["factor_two"]`` says the formula holds a 2.
+    """
+    reason = e.context.get("factor_two")
+    if np.count_nonzero(e.expected) < 2 and not reason:
+        return None
+    where = f" ({reason})" if isinstance(reason, str) else ""
     if e.factor_is(2.0):
-        return "the result is twice too large: is a term counted twice, or a factor 1/2 missing?"
+        return f"the result is twice too large: is a term counted twice, or a factor 1/2 missing{where}?"
     if e.factor_is(0.5):
-        return "the result is half the expected one: is a factor 2 missing (the derivative of x**2 is 2 * x)?"
+        return f"the result is half the expected one: is a factor 2 missing or counted twice, or one of two terms lost{where}?"
     return None
 
 
@@ -471,18 +505,19 @@ def shifted_by_one(e: Evidence) -> str | None:
     return None
 
 
-# The hints in the order they are tried: cheapest and most specific first. A specific factor (m,
+# The hints in the order they are tried: cheapest and most specific first. A sum over the wrong
+# axis (which with one row looks like no sum at all) before the generic missing sum. A specific factor (m,
 # keep_prob, 1 - beta**t, -1, 2) must come before the generic constant factor; a bias correction
 # with the step off by one before the factor two it resembles. A division by zero at t = 1 is named
 # before the generic NaN/inf hint.
 HINTS: list[Callable[[Evidence], str | None]] = [
     bias_correction_by_zero,
     non_finite,
+    transposed,
+    wrong_axis,
     not_reduced,
     over_reduced,
     keepdims_missing,
-    transposed,
-    wrong_axis,
     broadcast_accident,
     padding_not_applied,
     all_zeros,

@@ -965,3 +965,21 @@ def test_drawing_from_a_generator_argument_is_not_a_mutation():
         return x + rng.standard_normal(x.shape) * 0
 
     checks.compare_to_reference(noisy, noisy, [(np.ones(3), np.random.default_rng(0))], name="noisy")
+
+
+def test_nan_inputs_are_named_as_the_source_of_a_nan_result():
+    """When a case's inputs hold NaN (missing labels), does a NaN loss get 'mask them out', not 'clip the log'?"""
+    def loss(Y_hat, Y):
+        labelled = ~np.isnan(Y)
+        return float(-np.sum(np.log(np.where(Y[labelled] == 1, Y_hat[labelled], 1 - Y_hat[labelled]))) / Y.shape[1])
+
+    def unmasked(Y_hat, Y):
+        return float(-np.sum(Y * np.log(Y_hat) + (1 - Y) * np.log(1 - Y_hat)) / Y.shape[1])
+
+    Y_hat, Y = np.array([[0.9, 0.2, 0.6]]), np.array([[1.0, np.nan, 0.0]])
+    message = failure(checks.compare_to_reference, unmasked, loss, [(Y_hat, Y)], name="loss")
+    assert "some inputs are NaN (missing values): mask them out" in message and "np.clip" not in message
+    checks.compare_to_reference(loss, loss, [(Y_hat, Y)], name="loss")  # the masked loss passes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        message = failure(checks.compare_to_reference, lambda a: float(np.log(a - 1.0)), lambda a: 0.0, [(0.5,)], name="f")
+    assert "mask them out" not in message and "log of 0" in message

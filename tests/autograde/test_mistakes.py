@@ -104,6 +104,51 @@ with np.errstate(all="ignore"):  # the wrong implementations below overflow and 
     S_CORRECTED_BY_ZERO = corrected_second_moment(GRADS[:1], 0.999, lambda t: t - 1)  # inf: 1 - beta2**0 = 0
 
 
+def multi_task_loss(Y_hat, Y, mask=True):
+    """Logistic loss summed over tasks and labelled entries, over m; Y holds NaN where a label is missing."""
+    labelled = ~np.isnan(Y) if mask else np.ones(Y.shape, dtype=bool)
+    y, y_hat = Y[labelled], Y_hat[labelled]
+    return -np.sum(y * np.log(y_hat) + (1 - y) * np.log(1 - y_hat)) / Y.shape[1]
+
+
+MT_Y_HAT = np.array([[0.9, 0.2, 0.6], [0.3, 0.7, 0.5]])
+MT_Y = np.array([[1.0, 0.0, np.nan], [0.0, np.nan, 1.0]])
+
+
+def gradient_check_n(J, theta, epsilon=1e-7, alias=False):
+    """Central differences of J at theta, one entry at a time; ``alias`` forgets to copy theta for theta_plus."""
+    theta = theta.copy()
+    gradapprox = np.zeros_like(theta)
+    for i in range(theta.size):
+        theta_plus = theta if alias else theta.copy()  # the wrong version bumps theta itself
+        theta_plus[i] += epsilon
+        j_plus = J(theta_plus)
+        theta_minus = theta.copy()
+        theta_minus[i] -= epsilon
+        gradapprox[i] = (j_plus - J(theta_minus)) / (2 * epsilon)
+    return gradapprox
+
+
+THETA = RNG.standard_normal(6)
+CUBE = lambda theta: float(np.sum(theta**3) + np.sum(theta[:3] * theta[3:]))  # noqa: E731
+
+
+def linear_db(dZ, axis):
+    """db of a dense layer: the mean of dZ (n, m) over the examples, summed over ``axis``."""
+    return np.sum(dZ, axis=axis, keepdims=True) / dZ.shape[1]
+
+
+def forward_layers(X, weights, stop_early=False):
+    """A_L of a stack of tanh layers; the wrong version's loop is range(1, L) and stops one layer early."""
+    A = X
+    for W in weights[:-1] if stop_early else weights:
+        A = np.tanh(W @ A)
+    return A
+
+
+LAYER_WEIGHTS = [RNG.standard_normal((4, 3)), RNG.standard_normal((3, 4)), RNG.standard_normal((1, 3))]
+
+
 def safe_cross_entropy(A, Y):
     return -np.mean(np.where(Y == 1, np.log(np.where(Y == 1, A, 1.0)), np.log(np.where(Y == 0, 1 - A, 1.0))))
 
@@ -112,6 +157,8 @@ def safe_cross_entropy(A, Y):
 WRONG_IMPLEMENTATIONS = [
     (mistakes.non_finite, NAIVE_COST, safe_cross_entropy(A_EDGE, Y_EDGE), None, "log of 0"),
     (mistakes.non_finite, NAIVE_LOGSUMEXP, BIG.max() + np.log(np.sum(np.exp(BIG - BIG.max()))), None, "overflow"),
+    (mistakes.non_finite, multi_task_loss(MT_Y_HAT, MT_Y, mask=False), multi_task_loss(MT_Y_HAT, MT_Y),
+     {"inputs_have_nan": True}, "some inputs are NaN (missing values): mask them out"),
     (mistakes.not_reduced, -(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
      "forget to sum (or average)"),
     (mistakes.over_reduced, np.sum(DZ) / M, np.sum(DZ, axis=1, keepdims=True) / M, None, "without axis"),
@@ -124,6 +171,8 @@ WRONG_IMPLEMENTATIONS = [
      None, "axis=1, keepdims=True"),
     (mistakes.wrong_axis, np.sum(DZ, axis=0, keepdims=True) / M, np.sum(DZ, axis=1, keepdims=True) / M, None,
      "over axis 0 instead of axis 1"),
+    (mistakes.wrong_axis, linear_db(DZ[:1], axis=0), linear_db(DZ[:1], axis=1), None,
+     "over axis 1 is missing: was it taken over axis 0 instead"),
     (mistakes.broadcast_accident, A - Y.reshape(-1, 1), A - Y, None, "broadcast"),
     (mistakes.broadcast_accident, Y_RANK1 - A.T, Y_RANK1 - A.ravel(), None, "rank-1"),
     (mistakes.padding_not_applied, IMAGES, zero_pad(IMAGES, 2), {"pad": 2}, "padding applied"),
@@ -135,6 +184,7 @@ WRONG_IMPLEMENTATIONS = [
     (mistakes.divided_by_m, -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), {"m": M},
      "did you divide by m?"),
     (mistakes.divided_by_m, X @ (A - Y).T / M / M, X @ (A - Y).T / M, {"m": M}, "times too small"),
+    (mistakes.divided_by_m, np.mean(np.abs(Y - A)), np.sum(np.abs(Y - A)), {"m": M}, "the mean instead of the sum"),
     (mistakes.dropout_not_rescaled, DZ * DROP_MASK, DZ * DROP_MASK / 0.8, {"keep_prob": 0.8},
      "divides by keep_prob"),
     (mistakes.dropout_not_rescaled, DZ * DROP_MASK / 0.8 / 0.8, DZ * DROP_MASK / 0.8, {"keep_prob": 0.8}, "twice"),
@@ -163,8 +213,11 @@ WRONG_IMPLEMENTATIONS = [
      batchnorm_train(BN_Z, 1.0, 0.0, BN_RUNNING)[0], {"m": 6}, "normalized"),
     (mistakes.sign_flipped, np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), None,
      "sign is flipped"),
-    (mistakes.factor_two, 0.7 / M * np.sum(W**2), 0.7 / (2 * M) * np.sum(W**2), None, "twice too large"),
+    (mistakes.factor_two, 0.7 / M * np.sum(W**2), 0.7 / (2 * M) * np.sum(W**2), {"factor_two": True},
+     "twice too large"),
     (mistakes.factor_two, 0.7 / (2 * M) * W, 0.7 / M * W, None, "half"),
+    (mistakes.factor_two, gradient_check_n(CUBE, THETA, alias=True), gradient_check_n(CUBE, THETA), None,
+     "a factor 2 missing or counted twice, or one of two terms lost"),
     (mistakes.constant_factor, (X @ (A - Y).T / M) * 0.01, X @ (A - Y).T / M, None, "0.01 times"),
     (mistakes.normalized_wrong_axis, softmax(Z, axis=0), softmax(Z, axis=1), None, "along axis 0 instead of axis 1"),
     (mistakes.normalized_wrong_axis, Z / np.linalg.norm(Z, axis=0, keepdims=True),
@@ -298,3 +351,51 @@ def test_no_generic_guess_for_single_numbers_or_non_probabilities():
     assert hint_for(0.25, 1.05) is None
     assert hint_for(np.array([-2.0, 3.0]), np.array([3.0, -2.0])) is None
     assert "1 - expected" in hint_for(np.array([0.8, 0.3]), np.array([0.2, 0.7]))
+
+
+def test_bigger_shape_not_from_broadcasting_gets_no_broadcast_hint():
+    """Is (3, 4) for (1, 4), from a layer loop that stops one layer early, not blamed on broadcasting?"""
+    X4 = RNG.standard_normal((3, 4))
+    got, expected = forward_layers(X4, LAYER_WEIGHTS, stop_early=True), forward_layers(X4, LAYER_WEIGHTS)
+    assert got.shape == (3, 4) and expected.shape == (1, 4)
+    assert hint_for(got, expected) is None
+    assert "broadcast" in hint_for(A - Y.reshape(-1, 1), A - Y)  # (m, m) for (1, m) still is
+
+
+def test_nan_from_inputs_is_not_blamed_on_log_or_exp():
+    """With NaN inputs, does an unmasked loss get 'mask them out' rather than 'clip / subtract the max'?"""
+    got, expected = multi_task_loss(MT_Y_HAT, MT_Y, mask=False), multi_task_loss(MT_Y_HAT, MT_Y)
+    text = hint_for(got, expected, {"inputs_have_nan": True})
+    assert "mask them out" in text and "clip" not in text.lower() and "maximum" not in text
+    assert hint_for(expected, multi_task_loss(MT_Y_HAT, MT_Y), {"inputs_have_nan": True}) is None
+
+
+def test_half_is_worded_neutrally_unless_told_why():
+    """Does 'half the expected one' leave out x**2 by default, and name the reason given in the context?"""
+    got, expected = gradient_check_n(CUBE, THETA, alias=True), gradient_check_n(CUBE, THETA)
+    assert "x**2" not in hint_for(got, expected)
+    assert "derivative of x**2" in hint_for(got, expected, {"factor_two": "the derivative of x**2 is 2 * x"})
+    assert hint_for(gradient_check_n(CUBE, THETA), expected, {"factor_two": True}) is None
+
+
+def test_sum_over_axis_zero_with_one_row_is_a_wrong_axis():
+    """With n = 1, is db summed over axis 0, shape (1, m) for (1, 1), called a wrong axis before 'forgot to sum'?"""
+    got, expected = linear_db(DZ[:1], axis=0), linear_db(DZ[:1], axis=1)
+    assert got.shape == (1, 5) and expected.shape == (1, 1)
+    assert "instead" in hint_for(got, expected) and "axis=1, keepdims=True" in hint_for(got, expected)
+    assert hint_for(linear_db(DZ[:1], axis=1).copy(), expected, {"m": M}) is None
+    assert "forget to sum" in hint_for(np.ones(5), np.float64(2.0))  # a rank-1 result for a scalar still is
+
+
+def inverse_time_decay(learning_rate0, epoch, decay_rate, off_by_one=False):
+    return learning_rate0 / (1 + decay_rate * (epoch - 1 if off_by_one else epoch))
+
+
+def test_factor_hints_on_a_single_number_need_the_context():
+    """Is a single number twice too large by coincidence (decay at epoch 1) not called 'twice', unless told?"""
+    got, expected = inverse_time_decay(0.2, 1, 1.0, off_by_one=True), inverse_time_decay(0.2, 1, 1.0)
+    assert hint_for(got, expected) is None
+    assert hint_for(got, expected, {"m": 5}) is None
+    assert "twice" in hint_for(got, expected, {"factor_two": True})
+    assert "m = 2 times too large" in hint_for(got, expected, {"m": 2})  # a ratio equal to the given m still speaks
+    assert hint_for(expected, inverse_time_decay(0.2, 1, 1.0), {"factor_two": True, "m": 2}) is None
