@@ -304,6 +304,16 @@ def transposed_square(e: Evidence) -> str | None:
     return None
 
 
+def inverted_mask(e: Evidence) -> str | None:
+    """A 0/1 mask with every value flipped: a comparison the wrong way round (``>`` for ``<``)."""
+    if not e.same_shape or e.expected.size < 2 or not np.all((e.expected == 0) | (e.expected == 1)):
+        return None
+    if np.array_equal(e.got, 1.0 - e.expected):
+        return ("every 0/1 value is flipped: is a comparison the wrong way round (> for <)? A dropout mask keeps a unit "
+                "where rng.random(shape) < keep_prob, i.e. with probability keep_prob.")
+    return None
+
+
 def one_minus(e: Evidence) -> str | None:
     """``1 - expected``: sigmoid(-z) instead of sigmoid(z), or Y and 1 - Y swapped.
 
@@ -522,6 +532,7 @@ HINTS: list[Callable[[Evidence], str | None]] = [
     padding_not_applied,
     all_zeros,
     transposed_square,
+    inverted_mask,
     one_minus,
     divided_by_m,
     dropout_not_rescaled,

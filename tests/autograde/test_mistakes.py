@@ -180,6 +180,8 @@ WRONG_IMPLEMENTATIONS = [
     (mistakes.all_zeros, np.zeros_like(IMAGES), IMAGES, None, "initial value"),
     (mistakes.all_zeros, A - sigmoid(W @ X), A - Y, None, "is a term missing"),
     (mistakes.transposed_square, SQUARE_DZ @ SQUARE_A.T, SQUARE_A @ SQUARE_DZ.T, None, "transpose of the expected matrix"),
+    (mistakes.inverted_mask, np.random.default_rng(5).random((4, 5)) > 0.6, np.random.default_rng(5).random((4, 5)) < 0.6,
+     None, "rng.random(shape) < keep_prob"),
     (mistakes.one_minus, 1 / (1 + np.exp(W @ X)), sigmoid(W @ X), None, "sign of the exponent"),
     (mistakes.divided_by_m, -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), {"m": M},
      "did you divide by m?"),
@@ -399,3 +401,10 @@ def test_factor_hints_on_a_single_number_need_the_context():
     assert "twice" in hint_for(got, expected, {"factor_two": True})
     assert "m = 2 times too large" in hint_for(got, expected, {"m": 2})  # a ratio equal to the given m still speaks
     assert hint_for(expected, inverse_time_decay(0.2, 1, 1.0), {"factor_two": True, "m": 2}) is None
+
+
+def test_correct_mask_gets_no_mask_hint():
+    """Does a right dropout mask (bool against float 0/1) get no hint, and a mask merely different no 'flipped'?"""
+    mask = np.random.default_rng(5).random((4, 5)) < 0.6
+    assert hint_for(mask, mask.astype(float), {"keep_prob": 0.6}) is None
+    assert "flipped" not in (hint_for(np.random.default_rng(6).random((4, 5)) < 0.6, mask) or "")
