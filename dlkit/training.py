@@ -34,7 +34,7 @@ ForwardBackward = Callable[[Params, np.ndarray, np.ndarray], tuple[float, Params
 # ----------------------------------------------------------------------------------------------
 
 def train(parameters: Mapping[str, np.ndarray], X, Y, forward_backward: ForwardBackward, optimizer, *,
-          num_epochs: int, mini_batch_size: int = 64, seed=0, progress: bool = True,
+          num_epochs: int, mini_batch_size: int = 64, seed=0, progress: bool = True, record_every: int = 1,
           learning_rate_schedule: Callable[[int], float] | None = None) -> tuple[Params, list[float]]:
     """Mini-batch optimization: each epoch shuffles the examples, then steps once per mini-batch.
 
@@ -68,6 +68,9 @@ def train(parameters: Mapping[str, np.ndarray], X, Y, forward_backward: ForwardB
         Fixes every epoch's shuffle: the same seed gives the same run.
     progress : bool
         Show a progress bar over the epochs with the latest cost (tqdm; works in notebooks too).
+    record_every : int
+        Keep the cost of epochs 0, ``record_every``, 2 ``record_every``, ... (plot them with
+        ``plotting.plot_costs(costs, every=record_every)``); the bar still shows every epoch's.
     learning_rate_schedule : callable, optional
         ``learning_rate_schedule(epoch) -> learning rate`` for epoch 0, 1, ...; e.g.
         ``lambda epoch: schedules.exponential_decay(0.1, epoch)``.
@@ -77,8 +80,8 @@ def train(parameters: Mapping[str, np.ndarray], X, Y, forward_backward: ForwardB
     parameters : dict of str to ndarray
         The trained parameters (new arrays, same keys and shapes).
     costs : list of float
-        One per epoch: the mean of the mini-batch costs weighted by their sizes, i.e. the mean cost
-        over the epoch's examples (each computed before its step).
+        One per recorded epoch (all of them by default): the mean of the mini-batch costs weighted
+        by their sizes, i.e. the mean cost over the epoch's examples (each computed before its step).
 
     Examples
     --------
@@ -91,7 +94,7 @@ def train(parameters: Mapping[str, np.ndarray], X, Y, forward_backward: ForwardB
     (50, True)
     """
     parameters, X, Y = _check_train_arguments(parameters, X, Y, forward_backward, optimizer, num_epochs,
-                                              mini_batch_size, learning_rate_schedule)
+                                              mini_batch_size, record_every, learning_rate_schedule)
     epoch_seeds = as_generator(seed).integers(0, 2**32, size=num_epochs)  # one shuffle seed per epoch
     costs: list[float] = []
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress)
@@ -100,7 +103,8 @@ def train(parameters: Mapping[str, np.ndarray], X, Y, forward_backward: ForwardB
             optimizer.learning_rate = _scheduled_rate(learning_rate_schedule, epoch)
         batches = random_mini_batches(X, Y, mini_batch_size, seed=int(epoch_seeds[epoch]))
         parameters, cost = _run_epoch(parameters, batches, forward_backward, optimizer)
-        costs.append(cost)
+        if epoch % record_every == 0:
+            costs.append(cost)
         bar.set_postfix(cost=f"{cost:.4g}", refresh=False)  # shown at the bar's next redraw
     return parameters, costs
 
@@ -135,11 +139,12 @@ def _scheduled_rate(schedule: Callable[[int], float], epoch: int) -> float:
 
 
 def _check_train_arguments(parameters, X, Y, forward_backward, optimizer, num_epochs, mini_batch_size,
-                           learning_rate_schedule) -> tuple[Params, np.ndarray, np.ndarray]:
+                           record_every, learning_rate_schedule) -> tuple[Params, np.ndarray, np.ndarray]:
     """Validated copies ``(parameters, X, Y)``, or ``ValueError`` saying what was expected."""
     if not isinstance(parameters, Mapping) or not parameters:
         raise ValueError(f"parameters must be a non-empty dict of arrays, got {type(parameters).__name__}")
-    for name, value in (("num_epochs", num_epochs), ("mini_batch_size", mini_batch_size)):
+    for name, value in (("num_epochs", num_epochs), ("mini_batch_size", mini_batch_size),
+                        ("record_every", record_every)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not callable(forward_backward):

@@ -120,6 +120,15 @@ def test_epoch_cost_is_the_mean_over_examples_weighted_by_batch_size():
     np.testing.assert_allclose(costs, [0.2] * 4, rtol=1e-12)
 
 
+def test_record_every_keeps_the_costs_of_every_kth_epoch(moons):
+    """With record_every = 4, are the costs those of epochs 0, 4, 8 of the same run, and the result unchanged?"""
+    every, costs_every = moons_run(moons, num_epochs=10, record_every=4)
+    full, costs = moons_run(moons, num_epochs=10)
+    assert costs_every == costs[::4] and len(costs_every) == 3
+    for key in full:
+        np.testing.assert_array_equal(every[key], full[key])
+
+
 def test_learning_rate_schedule_sets_the_rate_of_every_step_of_each_epoch(moons):
     """Does every step of epoch e use learning_rate_schedule(e), counting epochs from 0?"""
     X, Y = moons  # m = 300: 5 mini-batches of 64 and the rest
@@ -175,6 +184,7 @@ def test_a_softmax_network_trains_on_one_hot_labels(moons):
     ({"Y": np.zeros((1, 7))}, r"X has 300 examples \(shape \(2, 300\)\) but Y has 7"),
     ({"X": np.zeros(300)}, "X must have 2 dimensions"),
     ({"parameters": {}}, "parameters must be a non-empty dict"),
+    ({"record_every": 0}, "record_every must be a positive integer"),
     ({"forward_backward": "relu"}, "forward_backward must be a function"),
     ({"optimizer": "adam"}, r"optimizer must have a step\(parameters, grads\) method"),
     ({"learning_rate_schedule": 0.1}, "learning_rate_schedule must be a function"),
