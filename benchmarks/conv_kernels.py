@@ -1,8 +1,8 @@
 """Speed of convolution and max pooling: naive loops, im2col NumPy, dlkit, PyTorch (if installed).
 
 For each course shape ``(m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p)`` and dtype, prints the
-median time (implementations timed in turns, so that load from other processes falls on all
-alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
+median time (implementations timed in turns of a few calls, so that load from other processes
+falls on all alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
 included), the GFLOP/s that makes (``2*m*n_H*n_W*f*f*n_C_prev*n_C`` per pass, three passes for
 forward + backward), dlkit's time over PyTorch's (``conv2d`` with autograd, 2 threads, in both
 memory layouts; the ratio is against the faster one) and how many times faster than the
@@ -53,24 +53,28 @@ TORCH_THREADS = 2
 
 # ---------------------------------------------------------------- timing
 
-def interleaved_medians(candidates: dict, repeats: int = 15, budget: float = 1.0) -> dict:
+def interleaved_medians(candidates: dict, repeats: int = 15, budget: float = 1.0, burst: int = 3) -> dict:
     """Median seconds of each candidate's callables, timed in turns.
 
     ``candidates`` maps a name to a tuple of callables (e.g. forward, forward+backward). Every
-    round calls each callable of each candidate once, so a burst of load from another process
-    falls on all of them alike; at least ``repeats`` rounds, more while under ``budget`` s.
+    round calls each callable of each candidate ``burst`` times in a row and keeps all but the
+    first call (so thread pools are awake, as in a training loop), then moves on: a burst of
+    load from another process falls on all candidates alike. At least ``repeats`` rounds, more
+    while under ``budget`` seconds.
     """
     for fns in candidates.values():  # warm caches and allocators
         for fn in fns:
             fn(), fn()
     samples = {name: [[] for _ in fns] for name, fns in candidates.items()}
     start, rounds = time.perf_counter(), 0
-    while rounds < repeats or (time.perf_counter() - start < budget and rounds < 200):
+    while rounds < repeats or (time.perf_counter() - start < budget and rounds < 100):
         for name, fns in candidates.items():
             for k, fn in enumerate(fns):
-                t0 = time.perf_counter()
-                fn()
-                samples[name][k].append(time.perf_counter() - t0)
+                for call in range(burst):
+                    t0 = time.perf_counter()
+                    fn()
+                    if call:
+                        samples[name][k].append(time.perf_counter() - t0)
         rounds += 1
     return {name: tuple(statistics.median(times) for times in per_fn) for name, per_fn in samples.items()}
 
