@@ -81,7 +81,9 @@ def _supervisor_main() -> None:
         os.close(fd)
     print(json.dumps({"pid": pid, "uid": uid}), flush=True)
     signal.signal(signal.SIGINT, lambda *_: os.kill(pid, signal.SIGINT))
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGKILL))
+    # Isolated, killing init ends its PID namespace. Otherwise init must end the kernel's group itself.
+    stop = signal.SIGKILL if spec["isolate"] else signal.SIGTERM
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, stop))
     _, status, usage = os.wait4(pid, 0)
     print(json.dumps({"status": status, "maxrss_kib": usage.ru_maxrss,
                       "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
@@ -162,6 +164,7 @@ def _kernel_main(spec: dict, uid: int, log_fd: int) -> None:
         os.setgid(uid)
         os.setuid(uid)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after the uid change, which clears it: die with init
     keep = sorted(spec["kernel_fds"])
     for fd in keep:
         os.set_inheritable(fd, True)
