@@ -309,8 +309,10 @@ def inverted_mask(e: Evidence) -> str | None:
     if not e.same_shape or e.expected.size < 2 or not np.all((e.expected == 0) | (e.expected == 1)):
         return None
     if np.array_equal(e.got, 1.0 - e.expected):
-        return ("every 0/1 value is flipped: is a comparison the wrong way round (> for <)? A dropout mask keeps a unit "
-                "where rng.random(shape) < keep_prob, i.e. with probability keep_prob.")
+        hint = "every 0/1 value is flipped: is a comparison the wrong way round (> for <, or >= for <=)?"
+        if e.context.get("keep_prob") is not None:  # only a dropout exercise gives keep_prob
+            hint += " A dropout mask keeps a unit where rng.random(shape) < keep_prob, i.e. with probability keep_prob."
+        return hint
     return None
 
 

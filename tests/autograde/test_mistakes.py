@@ -181,7 +181,8 @@ WRONG_IMPLEMENTATIONS = [
     (mistakes.all_zeros, A - sigmoid(W @ X), A - Y, None, "is a term missing"),
     (mistakes.transposed_square, SQUARE_DZ @ SQUARE_A.T, SQUARE_A @ SQUARE_DZ.T, None, "transpose of the expected matrix"),
     (mistakes.inverted_mask, np.random.default_rng(5).random((4, 5)) > 0.6, np.random.default_rng(5).random((4, 5)) < 0.6,
-     None, "rng.random(shape) < keep_prob"),
+     {"keep_prob": 0.6}, "rng.random(shape) < keep_prob"),
+    (mistakes.inverted_mask, (A >= 0.5).astype(float), (A < 0.5).astype(float), None, "the wrong way round"),
     (mistakes.one_minus, 1 / (1 + np.exp(W @ X)), sigmoid(W @ X), None, "sign of the exponent"),
     (mistakes.divided_by_m, -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)), cross_entropy(A, Y), {"m": M},
      "did you divide by m?"),
@@ -408,3 +409,9 @@ def test_correct_mask_gets_no_mask_hint():
     mask = np.random.default_rng(5).random((4, 5)) < 0.6
     assert hint_for(mask, mask.astype(float), {"keep_prob": 0.6}) is None
     assert "flipped" not in (hint_for(np.random.default_rng(6).random((4, 5)) < 0.6, mask) or "")
+
+
+def test_inverted_predictions_are_not_told_about_dropout():
+    """Does a flipped 0/1 prediction (no keep_prob in the context) get the comparison hint without dropout advice?"""
+    hint = mistakes.inverted_mask(mistakes.Evidence(np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0]), {}, True))
+    assert hint is not None and "wrong way round" in hint and "dropout" not in hint
