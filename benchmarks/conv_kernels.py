@@ -5,7 +5,7 @@ median time (implementations timed in turns of a few calls, so that load from ot
 falls on all alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
 included), the GFLOP/s that makes (``2*m*n_H*n_W*f*f*n_C_prev*n_C`` per pass, three passes for
 forward + backward), dlkit's time over PyTorch's (``conv2d`` with autograd, 2 threads, in both
-memory layouts; the ratio is against the faster one) and how many times faster than the
+memory layouts, timed in a child process; the ratio is against the faster layout) and how many times faster than the
 naive loops dlkit is. The naive loops (``dlkit.conv.*_reference``, what a student writes) run
 on one example and are scaled to the batch. Then the same for max pooling, and the time Numba
 takes to compile every kernel from scratch and to load them from a warm cache.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -188,16 +189,30 @@ def naive_conv_time(A_prev, W, b, hparameters, dZ) -> tuple[float, float]:
     return (t1 - t0) * m, (t2 - t0) * m
 
 
-def bench_conv(shape, dtype, torch, repeats) -> dict:
-    """Every implementation's times on one course shape and dtype."""
+def conv_inputs(shape, dtype):
+    """A_prev, W, b, hparameters and an upstream gradient dZ for a course shape (seeded)."""
     m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p = shape
     rng = np.random.default_rng(0)
     A_prev = rng.standard_normal((m, n_H_prev, n_W_prev, n_C_prev)).astype(dtype)
     W = (rng.standard_normal((f, f, n_C_prev, n_C)) / np.sqrt(f * f * n_C_prev)).astype(dtype)
     b = rng.standard_normal((1, 1, 1, n_C)).astype(dtype)
-    hparameters = {"stride": s, "pad": p}
-    Z, _ = conv.conv_forward(A_prev, W, b, hparameters)
-    dZ = rng.standard_normal(Z.shape).astype(dtype)
+    n_H, n_W = conv.output_size(n_H_prev, f, s, p), conv.output_size(n_W_prev, f, s, p)
+    dZ = rng.standard_normal((m, n_H, n_W, n_C)).astype(dtype)
+    return A_prev, W, b, {"stride": s, "pad": p}, dZ
+
+
+def pool_inputs(shape, dtype):
+    """A_prev, hparameters and an upstream gradient dA for a pooling shape (seeded)."""
+    m, n_H_prev, n_W_prev, n_C, f, s = shape
+    A_prev = np.random.default_rng(1).standard_normal((m, n_H_prev, n_W_prev, n_C)).astype(dtype)
+    n_H, n_W = (n_H_prev - f) // s + 1, (n_W_prev - f) // s + 1
+    return A_prev, {"f": f, "stride": s}, np.random.default_rng(2).standard_normal((m, n_H, n_W, n_C)).astype(dtype)
+
+
+def bench_conv(shape, dtype, repeats) -> dict:
+    """Naive loops, im2col NumPy and dlkit on one course shape and dtype (PyTorch: :func:`torch_medians`)."""
+    A_prev, W, b, hparameters, dZ = conv_inputs(shape, dtype)
+    s, p = hparameters["stride"], hparameters["pad"]
 
     def dlkit_both():
         _, cache = conv.conv_forward(A_prev, W, b, hparameters)
@@ -209,18 +224,12 @@ def bench_conv(shape, dtype, torch, repeats) -> dict:
 
     candidates = {"im2col NumPy": (lambda: im2col_numpy_forward(A_prev, W, b, s, p), numpy_both),
                   "dlkit": (lambda: conv.conv_forward(A_prev, W, b, hparameters), dlkit_both)}
-    if torch is not None:
-        candidates.update(torch_conv_candidates(torch, A_prev, W, b, dZ, s, p))
     return {"naive": naive_conv_time(A_prev, W, b, hparameters, dZ), **interleaved_medians(candidates, repeats)}
 
 
-def bench_pool(shape, dtype, torch, repeats) -> dict:
-    """Max pooling times of every implementation on one shape and dtype."""
-    m, n_H_prev, n_W_prev, n_C, f, s = shape
-    A_prev = np.random.default_rng(1).standard_normal((m, n_H_prev, n_W_prev, n_C)).astype(dtype)
-    hparameters = {"f": f, "stride": s}
-    A, _ = pooling.pool_forward(A_prev, hparameters)
-    dA = np.random.default_rng(2).standard_normal(A.shape).astype(dtype)
+def bench_pool(shape, dtype, repeats) -> dict:
+    """Naive loops and dlkit max pooling on one shape and dtype."""
+    A_prev, hparameters, dA = pool_inputs(shape, dtype)
 
     def dlkit_both():
         _, cache = pooling.pool_forward(A_prev, hparameters)
@@ -232,9 +241,49 @@ def bench_pool(shape, dtype, torch, repeats) -> dict:
     pooling.pool_backward_reference(dA[:1], cache)
     t2 = time.perf_counter()
     candidates = {"dlkit": (lambda: pooling.pool_forward(A_prev, hparameters), dlkit_both)}
-    if torch is not None:
-        candidates.update(torch_pool_candidates(torch, A_prev, dA, f, s))
+    m = A_prev.shape[0]
     return {"naive": ((t1 - t0) * m, (t2 - t0) * m), **interleaved_medians(candidates, repeats)}
+
+
+def torch_medians(kind: str, shapes, dtype: str, repeats: int) -> list[dict] | None:
+    """PyTorch's medians for every shape, measured in a child process; None without PyTorch.
+
+    A separate process, because PyTorch's OpenMP threads keep spinning on the cores for a while
+    after each call: timed in one process, whatever runs next (dlkit) would share the cores
+    with them. Each side thus has the machine to itself, as in a real training run.
+    """
+    if importlib.util.find_spec("torch") is None:
+        return None
+    spec = json.dumps({"kind": kind, "shapes": [list(shape) for shape in shapes], "dtype": dtype, "repeats": repeats})
+    done = subprocess.run([sys.executable, "-m", "benchmarks.conv_kernels", "--torch-worker", spec],
+                          check=True, capture_output=True, text=True)
+    return [{name: tuple(times) for name, times in result.items()} for result in json.loads(done.stdout)]
+
+
+def torch_worker(spec: str) -> None:
+    """Child side of :func:`torch_medians`: print the medians of every shape as JSON."""
+    spec = json.loads(spec)
+    torch = load_torch()
+    results = []
+    for shape in spec["shapes"]:
+        if spec["kind"] == "conv":
+            A_prev, W, b, hparameters, dZ = conv_inputs(shape, spec["dtype"])
+            candidates = torch_conv_candidates(torch, A_prev, W, b, dZ, hparameters["stride"], hparameters["pad"])
+        else:
+            A_prev, hparameters, dA = pool_inputs(shape, spec["dtype"])
+            candidates = torch_pool_candidates(torch, A_prev, dA, hparameters["f"], hparameters["stride"])
+        results.append(interleaved_medians(candidates, spec["repeats"]))
+    print(json.dumps(results))
+
+
+def torch_description() -> str:
+    """PyTorch's version and settings, asked of a child process (this one never imports it)."""
+    if importlib.util.find_spec("torch") is None:
+        return "PyTorch: not installed (the PyTorch columns are skipped)"
+    code = ("from benchmarks.conv_kernels import load_torch; t = load_torch(); "
+            "print(f'PyTorch {t.__version__}, {t.get_num_threads()} threads, oneDNN '"
+            " + ('on' if t.backends.mkldnn.is_available() else 'off'))")
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
 # ---------------------------------------------------------------- compile time
@@ -287,7 +336,7 @@ def self_check() -> float:
     return max(float(np.max(np.abs(x - y)) / np.max(np.abs(x) + np.abs(y))) for x, y in pairs)
 
 
-def environment(torch) -> list[str]:
+def environment() -> list[str]:
     """What the numbers were measured with: BLAS and its kernel, threads, versions."""
     from threadpoolctl import threadpool_info
 
@@ -302,11 +351,7 @@ def environment(torch) -> list[str]:
         lines.append(f"  {pool['user_api']}: {pool['internal_api']} {pool.get('version')} "
                      f"kernel={pool.get('architecture', '-')} threads={pool['num_threads']} "
                      f"({os.path.basename(pool['filepath'])})")
-    if torch is None:
-        lines.append("PyTorch: not installed (the PyTorch columns are skipped)")
-    else:
-        lines.append(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
-                     f"oneDNN {'on' if torch.backends.mkldnn.is_available() else 'off'}")
+    lines.append(torch_description() + " (timed in a separate process)")
     return lines
 
 
@@ -335,23 +380,35 @@ def print_table(title, rows, flops=None) -> None:
         print(summary)
 
 
+def with_torch(rows, torch_rows) -> list:
+    """Add PyTorch's medians (if any) to each shape's results."""
+    if torch_rows is None:
+        return rows
+    return [(label, {**result, **extra}) for (label, result), extra in zip(rows, torch_rows)]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.conv_kernels", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--dtype", choices=DTYPES, action="append", help="only this dtype (repeatable)")
     parser.add_argument("--no-compile", action="store_true", help="skip the compile-time measurements")
+    parser.add_argument("--torch-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.torch_worker:
+        torch_worker(args.torch_worker)
+        return {}
     repeats = 5 if args.quick else 15
-    torch = load_torch()
     print("Convolution and max pooling benchmarks (medians)")
-    print("\n".join(environment(torch)))
+    print("\n".join(environment()))
     print(f"fast path vs reference loops with this BLAS: relative error {self_check():.1e}")
     summary = {}
     for dtype in args.dtype or DTYPES:
-        conv_rows = [(str(shape), bench_conv(shape, dtype, torch, repeats)) for shape in COURSE_SHAPES]
+        conv_rows = [(str(shape), bench_conv(shape, dtype, repeats)) for shape in COURSE_SHAPES]
+        conv_rows = with_torch(conv_rows, torch_medians("conv", COURSE_SHAPES, dtype, repeats))
         print_table(f"conv {dtype}: (m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p)", conv_rows,
                     {str(shape): conv_flops(shape) for shape in COURSE_SHAPES})
-        pool_rows = [(str(shape), bench_pool(shape, dtype, torch, repeats)) for shape in POOL_SHAPES]
+        pool_rows = [(str(shape), bench_pool(shape, dtype, repeats)) for shape in POOL_SHAPES]
+        pool_rows = with_torch(pool_rows, torch_medians("pool", POOL_SHAPES, dtype, repeats))
         print_table(f"max pooling {dtype}: (m, n_H_prev, n_W_prev, n_C, f, s)", pool_rows)
         summary[dtype] = {"conv": conv_rows, "pool": pool_rows}
     if not args.no_compile:
