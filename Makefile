@@ -30,9 +30,9 @@ lab: warmup
 	$(BIN)/python -m autograde student-lab --quiet
 	cd course && ../$(BIN)/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) $(LAB_ARGS)
 
-# One BLAS thread per test process: JOBS processes already share the cores.
+# One BLAS (and dlkit) thread per test process: JOBS processes already share the cores.
 test: warmup
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 DLKIT_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS)
 
 release: $(STAMP)
 	$(BIN)/python -m autograde release

@@ -301,7 +301,7 @@ def _kernel_env(home: str, python_path: list[str]) -> dict:
         "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "USER": "student", "LOGNAME": "student",
         "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.config/matplotlib",
         "IPYTHONDIR": f"{home}/.ipython", "NUMBA_CACHE_DIR": f"{home}/{NUMBA_CACHE}",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DLKIT_NUM_THREADS": "1",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": os.pathsep.join(python_path),
     }
 
