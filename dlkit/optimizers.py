@@ -318,6 +318,8 @@ class GradientDescent:
 class Momentum(GradientDescent):
     """Gradient descent with momentum (:func:`update_parameters_with_momentum`)."""
 
+    _update = staticmethod(update_parameters_with_momentum)  # Nesterov swaps in its own update
+
     def __init__(self, learning_rate: float = 0.01, beta: float = 0.9):
         _check_beta("beta", beta)
         self.learning_rate, self.beta = learning_rate, beta
@@ -325,17 +327,14 @@ class Momentum(GradientDescent):
 
     def step(self, parameters: Params, grads: Params) -> Params:
         v = initialize_velocity(parameters) if self._v is None else self._v
-        parameters, self._v = update_parameters_with_momentum(parameters, grads, v, self.beta, self.learning_rate)
+        parameters, self._v = self._update(parameters, grads, v, self.beta, self.learning_rate)
         return parameters
 
 
 class Nesterov(Momentum):
     """Nesterov momentum, parameters kept at the look-ahead point (:func:`update_parameters_with_nesterov`)."""
 
-    def step(self, parameters: Params, grads: Params) -> Params:
-        v = initialize_velocity(parameters) if self._v is None else self._v
-        parameters, self._v = update_parameters_with_nesterov(parameters, grads, v, self.beta, self.learning_rate)
-        return parameters
+    _update = staticmethod(update_parameters_with_nesterov)
 
 
 class Adagrad(GradientDescent):
