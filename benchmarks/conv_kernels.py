@@ -1,8 +1,8 @@
 """Speed of convolution and max pooling: naive loops, im2col NumPy, dlkit, PyTorch (if installed).
 
 For each course shape ``(m, n_H_prev, n_W_prev, n_C_prev, n_C, f, s, p)`` and dtype, prints the
-median time (implementations timed in turns of a few calls, so that load from other processes
-falls on all alike) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
+median time (each implementation timed alone, in bursts of a few calls; see
+:func:`block_medians`) of the forward pass and of forward + backward (all three gradients, ``dA_prev``
 included), the GFLOP/s that makes (``2*m*n_H*n_W*f*f*n_C_prev*n_C`` per pass, three passes for
 forward + backward), dlkit's time over PyTorch's (``conv2d`` with autograd, 2 threads, in both
 memory layouts, timed in a child process; the ratio is against the faster layout) and how many times faster than the
@@ -50,34 +50,42 @@ POOL_SHAPES = [
 ]
 DTYPES = ("float32", "float64")
 TORCH_THREADS = 2
+SETTLE_SECONDS = 0.3  # pause before timing a candidate: OpenBLAS's idle workers spin for ~0.1 s
 
 
 # ---------------------------------------------------------------- timing
 
-def interleaved_medians(candidates: dict, repeats: int = 15, budget: float = 1.0, burst: int = 3) -> dict:
-    """Median seconds of each candidate's callables, timed in turns.
+def block_medians(candidates: dict, repeats: int = 15, budget: float = 1.0, burst: int = 3) -> dict:
+    """Median seconds of each candidate's callables, one candidate after the other.
 
-    ``candidates`` maps a name to a tuple of callables (e.g. forward, forward+backward). Every
-    round calls each callable of each candidate ``burst`` times in a row and keeps all but the
-    first call (so thread pools are awake, as in a training loop), then moves on: a burst of
-    load from another process falls on all candidates alike. At least ``repeats`` rounds, more
-    while under ``budget`` seconds.
+    ``candidates`` maps a name to a tuple of callables (e.g. forward, forward+backward). Each
+    candidate is warmed up, then timed alone: at least ``repeats`` rounds (more while under
+    ``budget`` seconds) in which each callable runs ``burst`` times in a row, all but the first
+    call kept (so thread pools are awake, as in a training loop).
+
+    Candidates are not interleaved: a multi-threaded library's workers keep spinning on the cores
+    for a while after each call (OpenBLAS's for about 0.1 s, PyTorch's OpenMP threads likewise),
+    so whatever ran right after them would share the 2 cores with idle spinning (measured here:
+    dlkit's conv took 1.5-2x as long right after a NumPy im2col product). Each implementation
+    has the machine to itself, as it does in a training run made of its own calls.
     """
-    for fns in candidates.values():  # warm caches and allocators
-        for fn in fns:
+    medians = {}
+    for name, fns in candidates.items():
+        time.sleep(SETTLE_SECONDS)  # let the previous candidate's spinning threads go to sleep
+        for fn in fns:  # warm caches, allocators and thread pools
             fn(), fn()
-    samples = {name: [[] for _ in fns] for name, fns in candidates.items()}
-    start, rounds = time.perf_counter(), 0
-    while rounds < repeats or (time.perf_counter() - start < budget and rounds < 100):
-        for name, fns in candidates.items():
+        samples = [[] for _ in fns]
+        start, rounds = time.perf_counter(), 0
+        while rounds < repeats or (time.perf_counter() - start < budget and rounds < 100):
             for k, fn in enumerate(fns):
                 for call in range(burst):
                     t0 = time.perf_counter()
                     fn()
                     if call:
-                        samples[name][k].append(time.perf_counter() - t0)
-        rounds += 1
-    return {name: tuple(statistics.median(times) for times in per_fn) for name, per_fn in samples.items()}
+                        samples[k].append(time.perf_counter() - t0)
+            rounds += 1
+        medians[name] = tuple(statistics.median(times) for times in samples)
+    return medians
 
 
 def conv_flops(shape) -> int:
@@ -222,9 +230,9 @@ def bench_conv(shape, dtype, repeats) -> dict:
         _, cols = im2col_numpy_forward(A_prev, W, b, s, p)
         im2col_numpy_backward(dZ, A_prev, W, cols, s, p)
 
-    candidates = {"im2col NumPy": (lambda: im2col_numpy_forward(A_prev, W, b, s, p), numpy_both),
-                  "dlkit": (lambda: conv.conv_forward(A_prev, W, b, hparameters), dlkit_both)}
-    return {"naive": naive_conv_time(A_prev, W, b, hparameters, dZ), **interleaved_medians(candidates, repeats)}
+    candidates = {"dlkit": (lambda: conv.conv_forward(A_prev, W, b, hparameters), dlkit_both),
+                  "im2col NumPy": (lambda: im2col_numpy_forward(A_prev, W, b, s, p), numpy_both)}
+    return {"naive": naive_conv_time(A_prev, W, b, hparameters, dZ), **block_medians(candidates, repeats)}
 
 
 def bench_pool(shape, dtype, repeats) -> dict:
@@ -242,7 +250,7 @@ def bench_pool(shape, dtype, repeats) -> dict:
     t2 = time.perf_counter()
     candidates = {"dlkit": (lambda: pooling.pool_forward(A_prev, hparameters), dlkit_both)}
     m = A_prev.shape[0]
-    return {"naive": ((t1 - t0) * m, (t2 - t0) * m), **interleaved_medians(candidates, repeats)}
+    return {"naive": ((t1 - t0) * m, (t2 - t0) * m), **block_medians(candidates, repeats)}
 
 
 def torch_medians(kind: str, shapes, dtype: str, repeats: int) -> list[dict] | None:
@@ -272,7 +280,7 @@ def torch_worker(spec: str) -> None:
         else:
             A_prev, hparameters, dA = pool_inputs(shape, spec["dtype"])
             candidates = torch_pool_candidates(torch, A_prev, dA, hparameters["f"], hparameters["stride"])
-        results.append(interleaved_medians(candidates, spec["repeats"]))
+        results.append(block_medians(candidates, spec["repeats"]))
     print(json.dumps(results))
 
 
