@@ -212,6 +212,14 @@ def run_batch_split(kernel, m: int, *args, min_work: int = 0, work: int = 0, bla
         return [first] + [future.result() for future in futures]
 
 
+def _load_numba_blas() -> None:
+    """Load the BLAS that Numba's ``np.dot`` calls (SciPy's), so that threadpoolctl sees it too."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # no SciPy: Numba's np.dot is unavailable and the kernels say so when compiled
+        pass
+
+
 _blas_controller = None
 _blas_lock = threading.Lock()
 _blas_users = 0
@@ -220,7 +228,7 @@ _blas_saved: list[int] = []
 
 @contextmanager
 def single_threaded_blas(active: bool = True):
-    """Within the block, BLAS (NumPy's, found by threadpoolctl) runs each call on one thread.
+    """Within the block, BLAS (NumPy's and SciPy's, found by threadpoolctl) runs each call on one thread.
 
     Safe to nest and to enter from several threads: the first to enter saves BLAS's thread
     counts, the last to leave restores them. (Seen with OpenBLAS 0.3.31: once its pool is
@@ -235,6 +243,7 @@ def single_threaded_blas(active: bool = True):
         if _blas_controller is None:
             from threadpoolctl import ThreadpoolController
 
+            _load_numba_blas()
             _blas_controller = ThreadpoolController().select(user_api="blas").lib_controllers
         if _blas_users == 0:
             _blas_saved = [lib.get_num_threads() for lib in _blas_controller]

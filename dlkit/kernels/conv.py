@@ -10,7 +10,7 @@ so the forward pass is ``im2col`` then one product, and the backward pass is two
 back onto the input positions it was read from. The zero padding never exists in memory:
 ``im2col`` writes zeros where a field hangs over the border and ``col2im`` skips them.
 
-Speed comes from three choices, measured on the course shapes:
+Speed comes from four choices, measured on the course shapes:
 
 * ``cols`` is f*f times larger than the input: built for the whole batch it falls out of the
   caches between im2col and the products. Instead each thread takes half of the examples and
@@ -23,6 +23,9 @@ Speed comes from three choices, measured on the course shapes:
   machine both are about as fast; when another process is busy on the other core, BLAS's
   synchronized threads wait for whole scheduler slices (measured: 3 ms -> 25 ms per pass)
   while independent halves only slow down in proportion.
+* Each thread's share is one compiled call (:func:`forward_part`, :func:`backward_part`) that
+  loops over its chunks and calls BLAS through Numba's ``np.dot``, so the threads never wait
+  for the GIL between the steps of a chunk.
 * In NHWC one row of a receptive field, ``f`` pixels of ``n_C_prev`` channels, is a contiguous
   run of ``f*n_C_prev`` numbers in ``A_prev`` and in ``cols``. The kernels copy such runs
   through flat views indexed with unsigned integers (every offset is >= 0), which spares
@@ -38,14 +41,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlkit.kernels import jit, run_batch_split
+from dlkit.kernels import jit, num_threads, run_batch_split
 
 CHUNK_BYTES = 1 << 19  # size of one thread's piece of cols: well inside a 2 MB L2 cache
 MIN_SPLIT_WORK = 1 << 22  # multiply-adds below which one thread is faster than two (measured: ~2.4M)
 
 
 @jit
-def im2col(A_prev, f, stride, pad, cols, start, stop):
+def _im2col(A_prev, f, stride, pad, cols, start, stop):
     """Write the receptive fields of examples ``start:stop`` of ``A_prev`` as rows of ``cols``.
 
     A_prev : (m, n_H_prev, n_W_prev, n_C_prev); cols : ((stop-start)*n_H*n_W, f*f*n_C_prev) or
@@ -84,7 +87,7 @@ def im2col(A_prev, f, stride, pad, cols, start, stop):
 
 
 @jit
-def col2im(dcols, f, stride, pad, dA_prev, start, stop):
+def _col2im(dcols, f, stride, pad, dA_prev, start, stop):
     """Set ``dA_prev[start:stop]`` to the sum of the rows of ``dcols`` over the positions they came from.
 
     dcols : ((stop-start)*n_H*n_W, f*f*n_C_prev) or larger (its first rows are read);
@@ -147,6 +150,10 @@ def column_sums(X_rows, out):
 
 
 # ---------------------------------------------------------------- one thread's share of a batch
+# Each part runs as one compiled call that never takes the GIL: the products are NumPy's
+# ``np.dot`` compiled by Numba (a direct BLAS call). Driving the chunks from Python instead cost
+# each thread a GIL hand-over per call, and the two threads waited for each other (measured: the
+# backward pass of the first course shape took 1.45x as long on two threads as one half alone).
 
 def _chunk(examples: int, rows_per_example: int, K: int, itemsize: int) -> int:
     """Examples per chunk: ``examples`` cut into equal chunks of at most about CHUNK_BYTES of cols."""
@@ -155,54 +162,70 @@ def _chunk(examples: int, rows_per_example: int, K: int, itemsize: int) -> int:
     return -(-examples // chunks)
 
 
-def _forward_part(A_prev, W_rows, b, f, stride, pad, Z_rows, start, stop):
-    """Examples ``start:stop`` of the forward pass, a chunk at a time: im2col, product, bias."""
+@jit
+def forward_part(A_prev, W_rows, b, f, stride, pad, step, Z_rows, start, stop):
+    """Examples ``start:stop`` of the forward pass, ``step`` examples at a time: im2col, product, bias.
+
+    A_prev : (m, n_H_prev, n_W_prev, n_C_prev); W_rows : (f*f*n_C_prev, n_C); b : (n_C,);
+    Z_rows : (m*n_H*n_W, n_C), the rows of these examples written.
+    """
     per = Z_rows.shape[0] // A_prev.shape[0]  # n_H*n_W rows per example
-    K = W_rows.shape[0]
-    step = _chunk(stop - start, per, K, A_prev.itemsize)
-    cols = np.empty((min(step, stop - start) * per, K), dtype=A_prev.dtype)
+    cols = np.empty((min(step, stop - start) * per, W_rows.shape[0]), dtype=A_prev.dtype)
     for i0 in range(start, stop, step):
         i1 = min(stop, i0 + step)
         rows = cols[:(i1 - i0) * per]  # (chunk*n_H*n_W, f*f*n_C_prev)
-        im2col(A_prev, f, stride, pad, rows, i0, i1)
-        np.matmul(rows, W_rows, out=Z_rows[i0 * per:i1 * per])
+        _im2col(A_prev, f, stride, pad, rows, i0, i1)
+        np.dot(rows, W_rows, Z_rows[i0 * per:i1 * per])
         add_bias(Z_rows, b, i0 * per, i1 * per)
 
 
-def _backward_part(dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev, start, stop):
-    """Examples ``start:stop`` of the backward pass, a chunk at a time.
+@jit
+def backward_part(dZ_rows, A_prev, W_rows, f, stride, pad, step, weights, dA_prev, start, stop):
+    """Examples ``start:stop`` of the backward pass, ``step`` examples at a time.
 
-    Writes ``dA_prev`` unless it is None; returns this part's ``dW`` (K, n_C) and ``db`` (n_C,),
-    or ``(None, None)`` when ``A_prev`` is None (input gradient only).
+    dZ_rows : (m*n_H*n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C_prev); W_rows :
+    (f*f*n_C_prev, n_C). With ``weights`` returns this part's ``dW`` (f*f*n_C_prev, n_C) and
+    ``db`` (n_C,) (else two empty arrays, and ``A_prev`` is not read: pass any array of its shape);
+    writes ``dA_prev`` for these examples unless it has no element.
     """
-    shape = (A_prev if A_prev is not None else dA_prev).shape
-    per = dZ_rows.shape[0] // shape[0]
+    inputs = dA_prev.size > 0
+    m = dA_prev.shape[0] if inputs else A_prev.shape[0]
+    per = dZ_rows.shape[0] // m
     K, n_C = W_rows.shape
-    step = _chunk(stop - start, per, K, dZ_rows.itemsize)
     cols = np.empty((min(step, stop - start) * per, K), dtype=dZ_rows.dtype)
-    dW, dW_chunk = np.zeros((K, n_C), dtype=dZ_rows.dtype), np.empty((K, n_C), dtype=dZ_rows.dtype)
+    W_T = np.ascontiguousarray(W_rows.T)  # (n_C, K)
+    dW = np.zeros((K, n_C) if weights else (0, 0), dtype=dZ_rows.dtype)
+    dW_chunk = np.empty_like(dW)
     for i0 in range(start, stop, step):
         i1 = min(stop, i0 + step)
         rows, dZ_chunk = cols[:(i1 - i0) * per], dZ_rows[i0 * per:i1 * per]
-        if A_prev is not None:
-            im2col(A_prev, f, stride, pad, rows, i0, i1)
-            dW += np.matmul(rows.T, dZ_chunk, out=dW_chunk)  # (K, n_C)
-        if dA_prev is not None:
-            np.matmul(dZ_chunk, W_rows.T, out=rows)  # dcols: (chunk*n_H*n_W, K)
-            col2im(rows, f, stride, pad, dA_prev, i0, i1)
-    if A_prev is None:
-        return None, None
-    db = np.empty(n_C, dtype=dZ_rows.dtype)
-    column_sums(dZ_rows[start * per:stop * per], db)
+        if weights:
+            _im2col(A_prev, f, stride, pad, rows, i0, i1)
+            np.dot(rows.T, dZ_chunk, dW_chunk)  # (K, n_C)
+            dW += dW_chunk
+        if inputs:
+            np.dot(dZ_chunk, W_T, rows)  # dcols: (chunk*n_H*n_W, K)
+            _col2im(rows, f, stride, pad, dA_prev, i0, i1)
+    db = np.empty(n_C if weights else 0, dtype=dZ_rows.dtype)
+    if weights:
+        column_sums(dZ_rows[start * per:stop * per], db)
     return dW, db
 
 
 def _backward(dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev):
-    """Run :func:`_backward_part` over the batch on the threads; return the summed ``dW``, ``db``."""
-    m = (A_prev if A_prev is not None else dA_prev).shape[0]
-    parts = run_batch_split(_backward_part, m, dZ_rows, A_prev, W_rows, f, stride, pad, dA_prev,
+    """Run :func:`backward_part` over the batch on the threads; return the summed ``dW``, ``db``.
+
+    ``A_prev`` None: input gradient only (returns None, None); ``dA_prev`` None: weights only.
+    """
+    weights = A_prev is not None
+    shaped = A_prev if weights else dA_prev
+    if dA_prev is None:
+        dA_prev = np.empty((0, 1, 1, 1), dtype=dZ_rows.dtype)
+    m = shaped.shape[0]
+    step = _chunk(-(-m // num_threads()), dZ_rows.shape[0] // m, W_rows.shape[0], dZ_rows.itemsize)
+    parts = run_batch_split(backward_part, m, dZ_rows, shaped, W_rows, f, stride, pad, step, weights, dA_prev,
                             work=dZ_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
-    if A_prev is None:
+    if not weights:
         return None, None
     return sum(part[0] for part in parts), sum(part[1] for part in parts)  # each thread's share added up
 
@@ -221,9 +244,14 @@ def conv_forward(A_prev, W, b, stride, pad):
     n_W = (n_W_prev + 2 * pad - f) // stride + 1
     A_prev, W_rows = np.ascontiguousarray(A_prev), np.ascontiguousarray(W).reshape(f * f * n_C_prev, n_C)
     Z_rows = np.empty((m * n_H * n_W, n_C), dtype=A_prev.dtype)
-    part = _one_by_one_forward_part if f == 1 and pad == 0 else _forward_part
-    run_batch_split(part, m, A_prev, W_rows, b.reshape(n_C), f, stride, pad, Z_rows,
-                    work=Z_rows.size * W_rows.shape[0], min_work=MIN_SPLIT_WORK, blas=True)
+    work = Z_rows.size * W_rows.shape[0]
+    if f == 1 and pad == 0:
+        run_batch_split(_one_by_one_forward_part, m, A_prev, W_rows, b.reshape(n_C), stride, Z_rows,
+                        work=work, min_work=MIN_SPLIT_WORK, blas=True)
+    else:
+        step = _chunk(-(-m // num_threads()), n_H * n_W, W_rows.shape[0], A_prev.itemsize)
+        run_batch_split(forward_part, m, A_prev, W_rows, np.ascontiguousarray(b).reshape(n_C), f, stride, pad, step,
+                        Z_rows, work=work, min_work=MIN_SPLIT_WORK, blas=True)
     return Z_rows.reshape(m, n_H, n_W, n_C)
 
 
@@ -250,7 +278,7 @@ def _pixels(A_prev, stride, start, stop):
     return np.ascontiguousarray(pixels).reshape(-1, A_prev.shape[3])
 
 
-def _one_by_one_forward_part(A_prev, W_rows, b, f, stride, pad, Z_rows, start, stop):
+def _one_by_one_forward_part(A_prev, W_rows, b, stride, Z_rows, start, stop):
     """Examples ``start:stop`` of a 1x1 convolution without padding: the pixels times W, plus b."""
     per = Z_rows.shape[0] // A_prev.shape[0]
     np.matmul(_pixels(A_prev, stride, start, stop), W_rows, out=Z_rows[start * per:stop * per])
