@@ -40,12 +40,16 @@ class PoolCache(NamedTuple):
     A : ndarray of shape (m, n_H, n_W, n_C) or None
         The forward output, kept by the fast path: for max pooling it is each window's
         maximum, which the backward pass then need not search for again.
+    max_taps : ndarray of uint8, shape (m, n_H, n_W, n_C), or None
+        Kept by the fast path for max pooling over 2x2 tiles (f = stride = 2): which entries of
+        each window equal its maximum, 4 bits (see :func:`dlkit.kernels.pooling.max_pool_forward_2x2`).
     """
 
     A_prev: np.ndarray
     hparameters: dict
     mode: str = "max"
     A: np.ndarray | None = None
+    max_taps: np.ndarray | None = None
 
 
 def _check_mode(mode: str) -> str:
@@ -203,8 +207,8 @@ def pool_forward(A_prev, hparameters, mode: str = "max", implementation: str = "
     if check_implementation(implementation) == "reference":
         return pool_forward_reference(A_prev, hparameters, mode)
     A_prev, f, stride, _ = _check_pool_inputs(A_prev, hparameters, mode)
-    A = kernels.pool_forward(A_prev, f, stride, mode)
-    return A, PoolCache(A_prev, hparameters, mode, A)
+    A, max_taps = kernels.pool_forward(A_prev, f, stride, mode)
+    return A, PoolCache(A_prev, hparameters, mode, A, max_taps)
 
 
 def pool_backward(dA, cache: PoolCache, mode: str = "max", implementation: str = "fast"):
@@ -229,4 +233,5 @@ def pool_backward(dA, cache: PoolCache, mode: str = "max", implementation: str =
         return pool_backward_reference(dA, cache, mode)
     dA, A_prev, f, stride = _check_pool_backward(dA, cache, mode)
     A = cache[3] if len(cache) > 3 and cache[3] is not None and cache[3].dtype == dA.dtype else None
-    return kernels.pool_backward(as_float(dA, dA.dtype), as_float(A_prev, dA.dtype), A, f, stride, mode)
+    max_taps = cache[4] if len(cache) > 4 else None  # the same for any dtype: float32 -> float64 keeps ties
+    return kernels.pool_backward(as_float(dA, dA.dtype), as_float(A_prev, dA.dtype), A, f, stride, mode, max_taps)

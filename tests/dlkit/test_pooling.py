@@ -178,3 +178,53 @@ def test_threaded_path_equals_reference(shape, mode, monkeypatch):
     assert rel_error(A, A_ref) < 1e-10
     dA = np.random.default_rng(10).standard_normal(A.shape)
     assert rel_error(pooling.pool_backward(dA, cache, mode), pooling.pool_backward_reference(dA, cache_ref, mode)) < 1e-10
+
+
+# 2x2 tiles (f = stride = 2, even sizes) have kernels of their own that record where each maximum is.
+TILES_2X2 = [(1, 2, 2, 1), (3, 4, 6, 8), (2, 6, 4, 16), (2, 8, 8, 5)]  # n_C 8 and 16: both sweeps in float64
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", TILES_2X2, ids=["-".join(map(str, s)) for s in TILES_2X2])
+def test_2x2_tiles_with_ties_equal_reference(shape, dtype):
+    """On 2x2 tiles with many tied maxima (small integers), do both passes equal the reference?"""
+    A_prev = np.random.default_rng(5).integers(-2, 3, shape).astype(dtype)
+    hparameters = {"f": 2, "stride": 2}
+    A, cache = pooling.pool_forward(A_prev, hparameters)
+    A_ref, cache_ref = pooling.pool_forward_reference(A_prev, hparameters)
+    np.testing.assert_array_equal(A, A_ref)
+    assert A.dtype == dtype and cache.max_taps is not None
+    dA = np.random.default_rng(6).standard_normal(A.shape).astype(dtype)
+    dA_prev = pooling.pool_backward(dA, cache)
+    assert dA_prev.dtype == dtype
+    np.testing.assert_allclose(dA_prev, pooling.pool_backward_reference(dA, cache_ref), rtol=1e-6, atol=0)
+
+
+def test_2x2_max_taps_mark_every_tied_entry():
+    """Does max_taps set bit 2*di + dj for every entry of a window equal to its maximum?"""
+    window = np.array([[3.0, 1.0], [3.0, 3.0]]).reshape(1, 2, 2, 1)
+    _, cache = pooling.pool_forward(window, {"f": 2, "stride": 2})
+    assert cache.max_taps[0, 0, 0, 0] == 0b1101
+
+
+def test_2x2_tiles_backward_in_float64_after_a_float32_forward():
+    """A float32 forward pass and a float64 dA: does the backward pass (float64) still match?"""
+    A_prev, hparameters = make_input((2, 4, 6, 3, 2, 2), np.float32, seed=7)
+    A, cache = pooling.pool_forward(A_prev, hparameters)
+    dA = np.random.default_rng(8).standard_normal(A.shape)
+    _, cache_ref = pooling.pool_forward_reference(A_prev, hparameters)
+    dA_prev = pooling.pool_backward(dA, cache)
+    assert dA_prev.dtype == np.float64
+    assert rel_error(dA_prev, pooling.pool_backward_reference(dA, cache_ref)) < 1e-10
+
+
+def test_2x2_tiles_leftover_row_takes_the_general_path():
+    """An odd size (a row or column no window covers): is it still right (and left at zero)?"""
+    A_prev, hparameters = make_input((2, 5, 7, 3, 2, 2), seed=11)
+    A, cache = pooling.pool_forward(A_prev, hparameters)
+    assert cache.max_taps is None
+    A_ref, cache_ref = pooling.pool_forward_reference(A_prev, hparameters)
+    dA = np.random.default_rng(12).standard_normal(A.shape)
+    dA_prev = pooling.pool_backward(dA, cache)
+    assert rel_error(A, A_ref) < 1e-10 and rel_error(dA_prev, pooling.pool_backward_reference(dA, cache_ref)) < 1e-10
+    assert not dA_prev[:, 4].any() and not dA_prev[:, :, 6].any()
