@@ -39,14 +39,19 @@ class ConvCache(NamedTuple):
     b : ndarray of shape (1, 1, 1, n_C)
     hparameters : dict
         ``{"stride": s, "pad": p}`` as given to the forward pass.
+    cols : ndarray of shape (m*n_H*n_W, f*f*n_C_prev) or None
+        Fast path only: the receptive fields as rows, kept when small (see
+        ``dlkit.kernels.conv.keeps_cols``) so that the backward pass need not gather them again.
 
-    Both implementations make the same cache, the notes' ``(A_prev, W, b, hparameters)``.
+    The first four fields are the notes' ``(A_prev, W, b, hparameters)``; the reference loops
+    leave ``cols`` None, and :func:`conv_backward` accepts a plain 4-tuple too.
     """
 
     A_prev: np.ndarray
     W: np.ndarray
     b: np.ndarray
     hparameters: dict
+    cols: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- shapes and hyperparameters
@@ -263,7 +268,8 @@ def conv_forward(A_prev, W, b, hparameters, implementation: str = "fast"):
     if check_implementation(implementation) == "reference":
         return conv_forward_reference(A_prev, W, b, hparameters)
     A_prev, W, b, stride, pad = _check_conv_inputs(A_prev, W, b, hparameters)
-    return kernels.conv_forward(A_prev, W, b, stride, pad), ConvCache(A_prev, W, b, hparameters)
+    Z, cols = kernels.conv_forward_keeping_cols(A_prev, W, b, stride, pad)
+    return Z, ConvCache(A_prev, W, b, hparameters, cols)
 
 
 def conv_backward(dZ, cache: ConvCache, implementation: str = "fast"):
@@ -290,4 +296,5 @@ def conv_backward(dZ, cache: ConvCache, implementation: str = "fast"):
         return conv_backward_reference(dZ, cache)
     dZ, stride, pad = _check_dZ(dZ, cache)
     A_prev, W = as_float(cache[0], dZ.dtype), as_float(cache[1], dZ.dtype)
-    return kernels.conv_backward(as_float(dZ, dZ.dtype), A_prev, W, stride, pad)
+    cols = cache[4] if len(cache) > 4 else None
+    return kernels.conv_backward(as_float(dZ, dZ.dtype), A_prev, W, stride, pad, cols)

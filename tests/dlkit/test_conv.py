@@ -228,16 +228,20 @@ def test_unknown_implementation_rejected():
         conv.conv_forward(A_prev, W, b, hparameters, implementation="torch")
 
 
+@pytest.mark.parametrize("keep_cols", [True, False], ids=["cols-kept", "cols-rebuilt"])
 @pytest.mark.parametrize("shape", [SHAPES[0], SHAPES[2], SHAPES[8]], ids=[IDS[0], IDS[2], IDS[8]])
-def test_threaded_chunked_path_equals_reference(shape, monkeypatch):
-    """Split over two threads, one example per chunk, do both passes still equal the reference?"""
+def test_threaded_chunked_path_equals_reference(shape, keep_cols, monkeypatch):
+    """Split over two threads, one example per chunk, with the forward pass's cols kept for the
+    backward pass or gathered again, do both passes still equal the reference?"""
     from dlkit.kernels import conv as conv_kernels
 
     monkeypatch.setenv("DLKIT_NUM_THREADS", "2")
     monkeypatch.setattr(conv_kernels, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_kernels, "KEEP_COLS_BYTES", 1 << 30 if keep_cols else 0)
     A_prev, W, b, hparameters = make_inputs((5,) + shape[1:], seed=7)
     Z, cache = conv.conv_forward(A_prev, W, b, hparameters)
+    assert (cache.cols is not None) == keep_cols
     Z_ref, cache_ref = conv.conv_forward_reference(A_prev, W, b, hparameters)
     assert rel_error(Z, Z_ref) < 1e-10
     dZ = np.random.default_rng(8).standard_normal(Z.shape)
@@ -260,3 +264,34 @@ def test_transposed_conv_kernels_equal_dlkit_transposed_conv(f, stride, pad):
     for got, expected in zip(conv_kernels.conv_transpose_backward(dZ, A_prev, W, stride, pad),
                              transposed_conv.conv_transpose_backward(dZ, cache)):
         assert got.shape == expected.shape and rel_error(got, expected) < 1e-10
+
+
+def test_kept_cols_are_the_receptive_fields_and_only_kept_when_useful(monkeypatch):
+    """Does the fast forward pass keep cols (one row per output pixel, the notes' a_slice_prev
+    flattened) for small im2col convolutions, and neither for a 1x1 convolution nor above the
+    size limit?"""
+    from dlkit.kernels import conv as conv_kernels
+
+    A_prev, W, b, hparameters = make_inputs(SHAPES[0])  # stride 1, pad 1, f = 3
+    _, cache = conv.conv_forward(A_prev, W, b, hparameters)
+    A_pad = conv.zero_pad(A_prev, 1)
+    assert cache.cols.shape == (2 * 5 * 7, 3 * 3 * 3)
+    np.testing.assert_array_equal(cache.cols[1 * 35 + 2 * 7 + 4], A_pad[1, 2:5, 4:7, :].ravel())
+    A_prev, W, b, hparameters = make_inputs(SHAPES[5])  # 1x1, no padding: no im2col at all
+    assert conv.conv_forward(A_prev, W, b, hparameters)[1].cols is None
+    monkeypatch.setattr(conv_kernels, "KEEP_COLS_BYTES", 100)
+    A_prev, W, b, hparameters = make_inputs(SHAPES[0])
+    assert conv.conv_forward(A_prev, W, b, hparameters)[1].cols is None
+
+
+def test_kept_float32_cols_unused_for_a_float64_gradient():
+    """A float32 forward pass and a float64 dZ: is the backward pass float64 and still right?"""
+    A_prev, W, b, hparameters = make_inputs(SHAPES[0], dtype=np.float32)
+    Z, cache = conv.conv_forward(A_prev, W, b, hparameters)
+    assert cache.cols.dtype == np.float32
+    dZ = np.random.default_rng(4).standard_normal(Z.shape)
+    _, cache_ref = conv.conv_forward_reference(A_prev.astype(np.float64), W.astype(np.float64),
+                                               b.astype(np.float64), hparameters)
+    for got, expected in zip(conv.conv_backward(dZ, cache), conv.conv_backward_reference(dZ, cache_ref)):
+        assert got.dtype == np.float64
+        assert rel_error(got, expected) < 1e-10
