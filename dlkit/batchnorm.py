@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from dlkit.kernels import batchnorm as kernels
+from dlkit.kernels import check_implementation, float_dtype
 from dlkit.validation import as_array, expect_shape
 
 MODES = ("train", "test")
@@ -69,6 +71,11 @@ def _check_inputs(Z, gamma, beta, running, mode):
     gamma, beta = as_array("gamma", gamma), as_array("beta", beta)
     expect_shape("gamma", gamma, (n, 1))
     expect_shape("beta", beta, (n, 1))
+    return Z, gamma, beta, _check_running(running, mode, n)
+
+
+def _check_running(running, mode, n):
+    """Validate ``mode`` and the running statistics of ``n`` units; return them as RunningStats or None."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if running is None and mode == "test":
@@ -77,7 +84,7 @@ def _check_inputs(Z, gamma, beta, running, mode):
         running = RunningStats(as_array("running.mean", running[0]), as_array("running.var", running[1]))
         expect_shape("running.mean", running.mean, (n, 1))
         expect_shape("running.var", running.var, (n, 1))
-    return Z, gamma, beta, running
+    return running
 
 
 def batchnorm_forward(Z, gamma, beta, running: RunningStats | None = None, mode: str = "train",
@@ -186,7 +193,7 @@ def _rows_to_channels(Z: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def spatial_batchnorm_forward(A, gamma, beta, running: RunningStats | None = None, mode: str = "train",
-                              momentum: float = 0.9, eps: float = 1e-5):
+                              momentum: float = 0.9, eps: float = 1e-5, implementation: str = "fast"):
     """Batch norm for conv layers: each channel normalized over examples and positions.
 
     Parameters
@@ -198,10 +205,14 @@ def spatial_batchnorm_forward(A, gamma, beta, running: RunningStats | None = Non
         ``mean`` and ``var`` each of shape (n_C, 1).
     mode, momentum, eps
         As in :func:`batchnorm_forward`.
+    implementation : {"fast", "reference"}
+        The Numba kernels of :mod:`dlkit.kernels.batchnorm`, or :func:`batchnorm_forward` on the
+        (n_C, m*n_H*n_W) view of ``A``. Both give the same results and caches.
 
     Returns
     -------
     out : ndarray of shape (m, n_H, n_W, n_C)
+        float32 when ``A``, ``gamma`` and ``beta`` are all float32, float64 otherwise.
     cache : BatchNormCache
         With ``Z_norm`` of shape (n_C, m*n_H*n_W).
     running : RunningStats
@@ -211,19 +222,36 @@ def spatial_batchnorm_forward(A, gamma, beta, running: RunningStats | None = Non
     n_C = A.shape[-1]
     expect_shape("gamma", gamma, (1, 1, 1, n_C))
     expect_shape("beta", beta, (1, 1, 1, n_C))
-    Z = _channels_to_rows(A)  # (n_C, m*n_H*n_W)
-    out, cache, running = batchnorm_forward(Z, np.reshape(gamma, (n_C, 1)), np.reshape(beta, (n_C, 1)),
-                                            running, mode, momentum, eps)
-    return _rows_to_channels(out, A.shape), cache, running
+    if check_implementation(implementation) == "reference":
+        Z = _channels_to_rows(A)  # (n_C, m*n_H*n_W)
+        out, cache, running = batchnorm_forward(Z, np.reshape(gamma, (n_C, 1)), np.reshape(beta, (n_C, 1)),
+                                                running, mode, momentum, eps)
+        return _rows_to_channels(out, A.shape), cache, running
+    running = _check_running(running, mode, n_C)
+    dtype = float_dtype(A, gamma, beta)
+    gamma, beta = np.reshape(gamma, n_C).astype(dtype), np.reshape(beta, n_C).astype(dtype)
+    if mode == "train":
+        out, Z_norm, mean, var = kernels.spatial_forward(A.astype(dtype, copy=False), gamma, beta, None, None, eps, True)
+        mean, var = mean.reshape(n_C, 1), var.reshape(n_C, 1)
+        previous = RunningStats.initial(n_C) if running is None else running
+        running = RunningStats(momentum * previous.mean + (1 - momentum) * mean,
+                               momentum * previous.var + (1 - momentum) * var)
+    else:
+        mean, var = running
+        out, Z_norm, _, _ = kernels.spatial_forward(A.astype(dtype, copy=False), gamma, beta, mean.ravel(),
+                                                    var.ravel(), eps, False)
+    return out, BatchNormCache(Z_norm.T, mean, var, gamma.reshape(n_C, 1), eps, mode), running
 
 
-def spatial_batchnorm_backward(dout, cache: BatchNormCache):
+def spatial_batchnorm_backward(dout, cache: BatchNormCache, implementation: str = "fast"):
     """Gradients of :func:`spatial_batchnorm_forward`.
 
     Parameters
     ----------
     dout : ndarray of shape (m, n_H, n_W, n_C)
     cache : BatchNormCache
+        From :func:`spatial_batchnorm_forward` (either implementation).
+    implementation : {"fast", "reference"}
 
     Returns
     -------
@@ -231,6 +259,16 @@ def spatial_batchnorm_backward(dout, cache: BatchNormCache):
     dgamma, dbeta : ndarray of shape (1, 1, 1, n_C)
     """
     dout = as_array("dout", dout, ndim=4)
-    dZ, dgamma, dbeta = batchnorm_backward(_channels_to_rows(dout), cache)  # (n_C, m*n_H*n_W), (n_C, 1)
     n_C = dout.shape[-1]
-    return _rows_to_channels(dZ, dout.shape), dgamma.reshape(1, 1, 1, n_C), dbeta.reshape(1, 1, 1, n_C)
+    if check_implementation(implementation) == "reference":
+        dZ, dgamma, dbeta = batchnorm_backward(_channels_to_rows(dout), cache)  # (n_C, m*n_H*n_W), (n_C, 1)
+        return _rows_to_channels(dZ, dout.shape), dgamma.reshape(1, 1, 1, n_C), dbeta.reshape(1, 1, 1, n_C)
+    Z_norm, _, var, gamma, eps, mode = cache
+    if _channels_to_rows(dout).shape != Z_norm.shape:
+        raise ValueError(f"dout has shape {dout.shape} but the forward pass normalized {Z_norm.shape[1]} positions "
+                         f"of {Z_norm.shape[0]} channels: expected (m, n_H, n_W, {Z_norm.shape[0]}) with "
+                         f"m*n_H*n_W = {Z_norm.shape[1]}")
+    dtype = float_dtype(dout, Z_norm, gamma)
+    dA, dgamma, dbeta = kernels.spatial_backward(dout.astype(dtype, copy=False), Z_norm.T, np.ravel(var),
+                                                 np.ravel(gamma), eps, mode == "train")
+    return dA, dgamma.reshape(1, 1, 1, n_C), dbeta.reshape(1, 1, 1, n_C)

@@ -156,20 +156,74 @@ def test_spatial_batchnorm_normalizes_each_channel_over_examples_and_positions()
 
 
 @pytest.mark.lesson13
+@pytest.mark.parametrize("implementation", ["fast", "reference"])
 @pytest.mark.parametrize("mode", ["train", "test"])
-def test_spatial_batchnorm_backward_matches_central_differences(mode):
+def test_spatial_batchnorm_backward_matches_central_differences(mode, implementation):
     """Do dA, dgamma and dbeta of spatial batch norm match central differences?"""
     rng = np.random.default_rng(3)
     A, gamma, beta = rng.standard_normal((2, 3, 3, 2)), rng.standard_normal((1, 1, 1, 2)), rng.standard_normal((1, 1, 1, 2))
     running = batchnorm.RunningStats(np.full((2, 1), 0.1), np.full((2, 1), 2.0))
-    out, cache, _ = batchnorm.spatial_batchnorm_forward(A, gamma, beta, running, mode)
+    out, cache, _ = batchnorm.spatial_batchnorm_forward(A, gamma, beta, running, mode, implementation=implementation)
     dout = rng.standard_normal(out.shape)
-    analytic = batchnorm.spatial_batchnorm_backward(dout, cache)
+    analytic = batchnorm.spatial_batchnorm_backward(dout, cache, implementation=implementation)
     arrays = [A.copy(), gamma.copy(), beta.copy()]
 
     def cost(_):
-        return np.sum(batchnorm.spatial_batchnorm_forward(*arrays, running, mode)[0] * dout)
+        return np.sum(batchnorm.spatial_batchnorm_forward(*arrays, running, mode, implementation=implementation)[0] * dout)
 
     for name, a, x in zip(("dA", "dgamma", "dbeta"), analytic, arrays):
         assert a.shape == x.shape
         assert rel_error(a, numerical_gradient(cost, x)) < 1e-7, name
+
+
+SPATIAL_SHAPES = [(4, 5, 3, 6), (1, 1, 1, 3), (3, 2, 7, 1), (64, 8, 8, 16)]
+
+
+@pytest.mark.lesson13
+@pytest.mark.parametrize("shape", SPATIAL_SHAPES, ids=["-".join(map(str, s)) for s in SPATIAL_SHAPES])
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_spatial_batchnorm_fast_equals_reference_float64(shape, mode):
+    """Do the Numba kernels give the reference's output, cache, running statistics and gradients
+    (float64, relative error < 1e-10), for a batch of one, one channel, one position?"""
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(shape) * 3.0 + 1.5
+    gamma, beta = rng.standard_normal((1, 1, 1, shape[3])), rng.standard_normal((1, 1, 1, shape[3]))
+    running = batchnorm.RunningStats(rng.standard_normal((shape[3], 1)), rng.uniform(0.5, 2.0, (shape[3], 1)))
+    fast = batchnorm.spatial_batchnorm_forward(A, gamma, beta, running, mode)
+    ref = batchnorm.spatial_batchnorm_forward(A, gamma, beta, running, mode, implementation="reference")
+    assert rel_error(fast[0], ref[0]) < 1e-10
+    assert fast[1].Z_norm.shape == ref[1].Z_norm.shape == (shape[3], np.prod(shape[:3]))
+    for got, expected in zip(fast[1][:4], ref[1][:4]):
+        assert rel_error(got, expected) < 1e-10
+    for got, expected in zip(fast[2], ref[2]):
+        assert rel_error(got, expected) < 1e-10
+    dout = rng.standard_normal(shape)
+    for got, expected in zip(batchnorm.spatial_batchnorm_backward(dout, fast[1]),
+                             batchnorm.spatial_batchnorm_backward(dout, ref[1], implementation="reference")):
+        assert got.shape == expected.shape
+        assert rel_error(got, expected) < 1e-10
+    # caches cross over: each backward accepts the other implementation's cache
+    assert rel_error(batchnorm.spatial_batchnorm_backward(dout, ref[1])[0],
+                     batchnorm.spatial_batchnorm_backward(dout, fast[1], implementation="reference")[0]) < 1e-10
+
+
+@pytest.mark.lesson13
+def test_spatial_batchnorm_fast_keeps_float32():
+    """float32 in, float32 out (forward and backward), close to the float64 reference?"""
+    rng = np.random.default_rng(6)
+    A = rng.standard_normal((8, 4, 4, 5)).astype(np.float32)
+    gamma, beta = np.ones((1, 1, 1, 5), np.float32), np.zeros((1, 1, 1, 5), np.float32)
+    out, cache, _ = batchnorm.spatial_batchnorm_forward(A, gamma, beta)
+    dA, dgamma, dbeta = batchnorm.spatial_batchnorm_backward(np.ones_like(out), cache)
+    assert out.dtype == dA.dtype == dgamma.dtype == dbeta.dtype == np.float32
+    ref, _, _ = batchnorm.spatial_batchnorm_forward(A.astype(np.float64), gamma, beta, implementation="reference")
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+@pytest.mark.lesson13
+def test_spatial_batchnorm_backward_rejects_dout_of_another_shape():
+    """A dout that does not match the forward pass: does the error give both shapes?"""
+    A = np.random.default_rng(7).standard_normal((2, 3, 3, 4))
+    _, cache, _ = batchnorm.spatial_batchnorm_forward(A, np.ones((1, 1, 1, 4)), np.zeros((1, 1, 1, 4)))
+    with pytest.raises(ValueError, match=r"dout has shape \(2, 3, 2, 4\).*expected \(m, n_H, n_W, 4\) with m\*n_H\*n_W = 18"):
+        batchnorm.spatial_batchnorm_backward(np.ones((2, 3, 2, 4)), cache)
