@@ -1,9 +1,11 @@
 """Numba kernels of max and average pooling, forward and backward, on NHWC arrays.
 
-The kernels go through the output one row at a time: for each tap ``(di, dj)`` of the window
-they sweep the whole row, ``n_W`` pixels of ``n_C`` channels, with offsets computed once per
-row (twice as fast as looping window by window here). Flat views and unsigned offsets as in
-:mod:`dlkit.kernels.conv`.
+The kernels go through the output one row at a time, so that their inner loops run along a
+whole row (``n_W`` pixels of ``n_C`` channels) with offsets computed once per row, rather than
+over one window's few channels (short loops that the compiler cannot vectorize well). Average
+pooling sweeps the row once per tap ``(di, dj)``; max pooling is separable: the max over the
+window's ``f`` input rows first, then over its ``f`` columns. Flat views and unsigned offsets as
+in :mod:`dlkit.kernels.conv`.
 
 Max pooling's backward pass follows the notes' mask ``x == max(x)``: an upstream gradient goes
 to every entry of the window equal to the window's maximum (all of them when they tie). The
