@@ -129,6 +129,7 @@ def test_public_functions_run_with_jit_disabled():
 def test_run_batch_split_covers_every_example_once(monkeypatch):
     """Does run_batch_split hand each example to exactly one part, in order, across threads?"""
     monkeypatch.setenv("DLKIT_NUM_THREADS", "3")
+    monkeypatch.setattr(kernels, "jit_enabled", lambda: True)  # also under NUMBA_DISABLE_JIT=1
     seen = []
     kernels.run_batch_split(lambda out, start, stop: out.append((start, stop)), 10, seen, work=1, min_work=0)
     assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
