@@ -32,6 +32,14 @@ facts stays silent):
   ``got`` and ``expected`` with ``momentum`` and one of ``previous`` (the value before the update)
   or ``batch`` (the batch statistic). Each may be an array, or a tuple or dict of arrays (e.g. the
   ``RunningStats(mean, var)`` passed in): the arrays of the checked result's shape are tried.
+- ``wrong_formulas``: mistakes a test author foresees for one exercise, as ``(what, advice, value)``
+  triples: ``value`` is what the wrong formula gives on this case. A result equal to ``value`` gets
+  "this is <what>: <advice>". Tried first: the author's knowledge of the exercise beats a guess.
+
+>>> z = np.array([-1.0, 0.0, 2.0])
+>>> s = 1 / (1 + np.exp(-z))
+>>> hint_for(z * (1 - z), s * (1 - s), {"wrong_formulas": [("z * (1 - z)", "use s = sigmoid(z): s * (1 - s)", z * (1 - z))]})
+'this is z * (1 - z): use s = sigmoid(z): s * (1 - s).'
 
 >>> running = (np.array([1.0, 2.0]), np.array([0.5, 0.5]))  # (mean, var) before the update
 >>> hint_for(0.1 * running[0] + 0.9 * np.array([3.0, 0.0]), 0.9 * running[0] + 0.1 * np.array([3.0, 0.0]),
@@ -142,6 +150,24 @@ def _previous_values(e: Evidence, momentum: float) -> list[np.ndarray]:
     given = _arrays_like(e.context.get("previous", ()), shape)
     implied = [(e.expected - (1 - momentum) * batch) / momentum for batch in _arrays_like(e.context.get("batch", ()), shape)]
     return given + implied
+
+
+# ---------------------------------------------------------------------------------------------
+# A mistake the test author named for this exercise.
+
+def foreseen_formula(e: Evidence) -> str | None:
+    """``got`` is what one of the context's ``wrong_formulas`` gives: say which, and the advice."""
+    formulas = e.context.get("wrong_formulas", ())
+    if not isinstance(formulas, (list, tuple)):
+        return None
+    for entry in formulas:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 3):
+            continue
+        what, advice, value = entry
+        candidate = _as_float_array(value)
+        if candidate is not None and e.matches(candidate):
+            return f"this is {what}: {advice.rstrip('.')}."
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,12 +543,14 @@ def shifted_by_one(e: Evidence) -> str | None:
     return None
 
 
-# The hints in the order they are tried: cheapest and most specific first. A sum over the wrong
+# The hints in the order they are tried: cheapest and most specific first, the test author's own
+# foreseen formulas before everything. A sum over the wrong
 # axis (which with one row looks like no sum at all) before the generic missing sum. A specific factor (m,
 # keep_prob, 1 - beta**t, -1, 2) must come before the generic constant factor; a bias correction
 # with the step off by one before the factor two it resembles. A division by zero at t = 1 is named
 # before the generic NaN/inf hint.
 HINTS: list[Callable[[Evidence], str | None]] = [
+    foreseen_formula,
     bias_correction_by_zero,
     non_finite,
     transposed,
@@ -570,7 +598,8 @@ def hint_for(got, expected, context: Mapping | None = None, *, reveal: bool = Tr
         The student's (wrong) result and the expected one, of any shapes.
     context : Mapping, optional
         Facts about the call that some hints need: ``m``, ``keep_prob``, ``beta``, ``beta1``,
-        ``beta2``, ``t``, ``pad``, ``momentum``, ``previous``, ``batch`` (see the module docstring).
+        ``beta2``, ``t``, ``pad``, ``momentum``, ``previous``, ``batch``, ``wrong_formulas`` (see
+        the module docstring).
     reveal : bool, default True
         When False, no hint shows a number derived from the expected values.
 

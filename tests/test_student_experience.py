@@ -66,13 +66,16 @@ def run_until(nb, last_test: str) -> dict[str, str]:
 
 @pytest.mark.lesson01
 def test_numpy_basics_messages():
-    """Do the test cells of lesson 01 name a flipped sign, a wrong axis and a stub, and pass a right answer?"""
+    """Do the test cells of lesson 01 name a flipped sign, the slope formula applied to z, a wrong
+    axis and a stub, and pass a right answer?"""
     nb = planted("01_numpy_basics", {
         "sigmoid": ("np.exp(-z)", "np.exp(z)"),
+        "sigmoid_derivative": ("s = sigmoid(z)", "s = z"),
         "normalize_rows": ("axis=1, keepdims=True", "axis=0, keepdims=True"),
     }, stubs=("softmax",))
     shown = run_until(nb, "test_softmax")
     assert "sign of the exponent" in shown["test_sigmoid"]
+    assert "z * (1 - z), the formula applied to z itself" in shown["test_sigmoid_derivative"]
     assert "axis 0 instead of axis 1" in shown["test_normalize_rows"]
     assert "softmax is not implemented yet" in shown["test_softmax"]
     assert "image2vector: all checks passed (1 point)" in shown["test_image2vector"]

@@ -227,6 +227,10 @@ WRONG_IMPLEMENTATIONS = [
      Z / np.linalg.norm(Z, axis=1, keepdims=True), None, "norm 1"),
     (mistakes.shifted_by_one, recurrence_stores_previous(Z, np.zeros(3)), recurrence(Z, np.zeros(3)), None,
      "off by one"),
+    (mistakes.foreseen_formula, Z * (1 - Z), sigmoid(Z) * (1 - sigmoid(Z)),
+     {"wrong_formulas": [("tanh's slope", "no", 1 - np.tanh(Z) ** 2),
+                         ("z * (1 - z)", "apply the formula to s = sigmoid(z).", Z * (1 - Z))]},
+     "this is z * (1 - z): apply the formula to s = sigmoid(z)."),
 ]
 
 
@@ -415,3 +419,12 @@ def test_inverted_predictions_are_not_told_about_dropout():
     """Does a flipped 0/1 prediction (no keep_prob in the context) get the comparison hint without dropout advice?"""
     hint = mistakes.inverted_mask(mistakes.Evidence(np.array([1.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0]), {}, True))
     assert hint is not None and "wrong way round" in hint and "dropout" not in hint
+
+
+def test_foreseen_formula_ignores_malformed_entries_and_lookalikes():
+    """A wrong_formulas entry that is not a (what, advice, value) triple, or whose value equals the
+    expected result, never produces a hint."""
+    expected = sigmoid(Z) * (1 - sigmoid(Z))
+    context = {"wrong_formulas": ["z * (1 - z)", ("same", "no", expected), ("text", "no", "not numbers")]}
+    assert mistakes.foreseen_formula(mistakes.Evidence(Z * (1 - Z), expected, context, True)) is None
+    assert mistakes.foreseen_formula(mistakes.Evidence(Z * (1 - Z), expected, {"wrong_formulas": 3}, True)) is None
