@@ -43,6 +43,9 @@ Choices worth knowing:
   compares arrays by value whatever their dtypes.
 - Float32 results (or float32 expected values) get tolerances widened to float32 round-off, so a
   correct answer never fails because of the precision it was computed in.
+- Imported in a notebook (an IPython kernel), this module also installs
+  ``autograde.failing_exercises``: a cell that raises after an exercise's test failed gets a note
+  naming the exercises to fix first.
 - Every check takes ``note="..."``, a sentence of advice appended to any failure it reports (a
   recipe, where to look), so a test cell never wraps a check in try/except to add one.
   ``assert_less(value, limit, name=..., advice=...)`` checks a number the student computed, such
@@ -60,7 +63,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograde import mistakes
+from autograde import failing_exercises, mistakes
 from autograde.errors import StudentError
 
 __all__ = [
@@ -1187,3 +1190,6 @@ def passed(name: str, points: float) -> None:
     """
     shown = f"{points:g}"
     print(f"{name}: all checks passed ({shown} point{'' if shown == '1' else 's'})")
+
+
+failing_exercises.install()  # in a notebook: failing cells name the exercises whose tests failed

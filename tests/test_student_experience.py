@@ -109,3 +109,21 @@ def test_optimization_messages():
     assert "bias correction is missing" in shown["test_update_parameters_with_adam"]
     assert "changed its input v" in shown["test_update_parameters_with_momentum"]
     assert "update_parameters_with_nesterov: all checks passed (2 points)" in shown["test_update_parameters_with_nesterov"]
+
+
+@pytest.mark.lesson04
+def test_failing_training_cell_names_the_failed_exercise():
+    """A transposed dW breaks linear_backward's test, then the training loop that runs it: does the
+    training cell's error end with a note naming linear_backward (and only the failed exercises)?"""
+    nb = planted("04_deep_network_step_by_step", {
+        "linear_backward": ("dW = dZ @ A_prev.T / m", "dW = A_prev @ dZ.T / m"),
+    })
+    training = next(k for k, cell in enumerate(nb.cells) if "data.load_planar_flower()" in cell.source)
+    nb.cells = nb.cells[:training + 1]
+    NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=300,
+                   resources={"metadata": {"path": str(ROOT / "course")}}).execute()
+    outputs = nb.cells[training].outputs
+    assert any(out.output_type == "error" for out in outputs), "the planted mistake no longer breaks training"
+    printed = "".join(out.get("text", "") for out in outputs if out.output_type == "stream")
+    assert "Note: the tests of linear_backward" in printed
+    assert "update_parameters" not in printed.split("failed above")[0]  # its own test passed
