@@ -1036,6 +1036,10 @@ def grade_class(submissions_dir, source_dir, out_dir, jobs: int = 2, limits: Lim
     -------
     list of GradeRow
         One per student and assignment present in the batch, sorted; nothing in a submission stops the batch.
+
+    With several workers, a notebook that timed out is graded once more at the end, alone, and
+    that second result is the one kept: a timeout must be the submission's own doing, not the
+    work of another submission busy on the same cores (the log says which were graded again).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1051,10 +1055,17 @@ def grade_class(submissions_dir, source_dir, out_dir, jobs: int = 2, limits: Lim
         for line in choices:
             note(line)
 
+        timed_out: list[Task] = []  # graded again alone when others ran beside them
+
         def on_result(task: Task, outcome: dict, seconds: float) -> None:
             row = _row(task, outcome)
+            line = f"{row.status} {row.score:g}/{row.max_score:g} in {seconds:.1f} s: {row.reason}"
+            if row.status == "timeout" and jobs > 1 and task not in timed_out:
+                timed_out.append(task)
+                note(f"{row.student_id}/{row.assignment}: {line} (beside other jobs: graded again alone at the end)")
+                return
             rows.append(row)
-            note(f"{row.student_id}/{row.assignment}: {row.status} {row.score:g}/{row.max_score:g} in {seconds:.1f} s: {row.reason}")
+            note(f"{row.student_id}/{row.assignment}: {line}")
 
         quick = [t for t in tasks if t.notebook is None]
         for task in quick:
@@ -1063,6 +1074,9 @@ def grade_class(submissions_dir, source_dir, out_dir, jobs: int = 2, limits: Lim
         try:
             preload = ["autograde.grading", "autograde.feedback", *_import_targets(sources.values())]
             _Pool(jobs, limits, preload).run([t for t in tasks if t.notebook is not None], out_dir, work_dir, on_result)
+            if timed_out:
+                note(f"grading again, one at a time, the {len(timed_out)} notebook(s) that timed out beside other jobs")
+                _Pool(1, limits, preload).run(list(timed_out), out_dir, work_dir, on_result)
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         rows.sort(key=lambda r: (r.student_id, r.assignment))

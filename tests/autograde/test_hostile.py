@@ -160,3 +160,15 @@ def test_log_records_the_choice_among_submissions(batch):
     log = (batch["out"] / "grading.log").read_text()
     assert "rule: " in log
     assert "twice/01_tiny: chose 01_tiny_resubmit/01_tiny.ipynb" in log
+
+
+def test_timeouts_are_graded_again_alone(batch):
+    """Beside another job, a timeout could be the neighbour's doing: are the timed-out notebooks graded
+    again one at a time, each still with one row, and does the log say so?"""
+    log = (batch["out"] / "grading.log").read_text()
+    timed_out = sorted(s for s, r in batch["by_student"].items() if r["status"] == "timeout")
+    assert {"looper", "stubborn", "spinner"} <= set(timed_out)
+    assert f"grading again, one at a time, the {len(timed_out)} notebook(s) that timed out beside other jobs" in log
+    for student in timed_out:
+        assert f"{student}/{tiny.ASSIGNMENT}: timeout" in log.split("grading again")[0]  # first, beside others
+        assert f"{student}/{tiny.ASSIGNMENT}: timeout" in log.split("grading again")[1]  # then alone, kept
