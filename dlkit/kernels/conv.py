@@ -250,7 +250,7 @@ def keeps_cols(A_prev_shape, W_shape, stride: int, pad: int, itemsize: int) -> b
     """True when :func:`conv_forward_keeping_cols` keeps the receptive fields for the backward pass:
     an im2col convolution (not 1x1 unpadded) whose cols take at most :data:`KEEP_COLS_BYTES`."""
     m, n_H_prev, n_W_prev, n_C_prev = A_prev_shape
-    f, n_C = W_shape[0], W_shape[3]
+    f = W_shape[0]
     if f == 1 and pad == 0:
         return False
     n_H = (n_H_prev + 2 * pad - f) // stride + 1
@@ -265,6 +265,20 @@ def conv_forward_keeping_cols(A_prev, W, b, stride, pad):
     one float dtype. Returns ``Z`` (m, n_H, n_W, n_C) and ``cols`` (m*n_H*n_W, f*f*n_C_prev), the
     receptive fields as rows, or None when :func:`keeps_cols` says they are not worth keeping.
     """
+    return _forward(A_prev, W, b, stride, pad, keep_cols=True)
+
+
+def conv_forward(A_prev, W, b, stride, pad):
+    """Fast convolution forward pass, cols in chunk-sized buffers only (nothing kept for a backward pass).
+
+    A_prev (m, n_H_prev, n_W_prev, n_C_prev), W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C), all of
+    one float dtype. Returns ``Z`` (m, n_H, n_W, n_C).
+    """
+    return _forward(A_prev, W, b, stride, pad, keep_cols=False)[0]
+
+
+def _forward(A_prev, W, b, stride, pad, keep_cols: bool):
+    """``(Z, cols or None)``: :func:`conv_forward_keeping_cols`, keeping cols only if ``keep_cols`` allows."""
     m, n_H_prev, n_W_prev, n_C_prev = A_prev.shape
     f, _, _, n_C = W.shape
     n_H = (n_H_prev + 2 * pad - f) // stride + 1
@@ -277,21 +291,12 @@ def conv_forward_keeping_cols(A_prev, W, b, stride, pad):
         run_batch_split(_one_by_one_forward_part, m, A_prev, W_rows, b, stride, Z_rows,
                         work=work, min_work=MIN_SPLIT_WORK, blas=True)
         return Z_rows.reshape(m, n_H, n_W, n_C), None
-    keep = keeps_cols(A_prev.shape, W.shape, stride, pad, A_prev.itemsize)
+    keep = keep_cols and keeps_cols(A_prev.shape, W.shape, stride, pad, A_prev.itemsize)
     cols = np.empty((m * n_H * n_W if keep else 0, W_rows.shape[0]), dtype=A_prev.dtype)
     step = _chunk(-(-m // num_threads()), n_H * n_W, W_rows.shape[0], A_prev.itemsize)
     run_batch_split(forward_part, m, A_prev, W_rows, b, f, stride, pad, step, Z_rows, cols,
                     work=work, min_work=MIN_SPLIT_WORK, blas=True)
     return Z_rows.reshape(m, n_H, n_W, n_C), (cols if keep else None)
-
-
-def conv_forward(A_prev, W, b, stride, pad):
-    """Fast convolution forward pass: :func:`conv_forward_keeping_cols` without the cols.
-
-    A_prev (m, n_H_prev, n_W_prev, n_C_prev), W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C), all of
-    one float dtype. Returns ``Z`` (m, n_H, n_W, n_C).
-    """
-    return conv_forward_keeping_cols(A_prev, W, b, stride, pad)[0]
 
 
 def conv_backward(dZ, A_prev, W, stride, pad, cols=None):
